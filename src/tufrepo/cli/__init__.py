@@ -1,0 +1,128 @@
+"""tufrepo's command line: one click group; errors mapped to exit codes in one place."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from tufrepo import __version__
+from tufrepo.cli.app import App
+from tufrepo.errors import ExitCode, TufRepoError
+
+
+def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise click.BadParameter(f"not an ISO 8601 time: {value}") from e
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+class _Group(click.Group):
+    """The root group: keeps --help in listing order and maps errors to exit codes."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except TufRepoError as e:
+            _report(ctx, str(e), e.hint)
+            ctx.exit(int(e.exit_code))
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+        except Exception as e:
+            # A bug: say so in one line; the traceback is for -v.
+            _report(ctx, f"internal error: {type(e).__name__}: {e}", "run again with -v for details")
+            ctx.exit(int(ExitCode.INTERNAL))
+        return None  # pragma: no cover - ctx.exit raises
+
+
+def _report(ctx: click.Context, message: str, hint: str | None) -> None:
+    app = ctx.obj
+    if isinstance(app, App) and app.verbose:
+        logging.getLogger("tufrepo").exception("error")
+    click.echo(f"error: {message}", err=True)
+    if hint:
+        click.echo(f"hint: {hint}", err=True)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tufrepo")
+@click.option(
+    "-C",
+    "--repo",
+    "repo_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Work in this checkout instead of the current directory.",
+)
+@click.option("-v", "--verbose", count=True, help="More detail; tracebacks on errors.")
+@click.option("--json", "json_output", is_flag=True, help="Print one JSON result object on stdout.")
+@click.option("--no-color", is_flag=True, help="Plain output without colours.")
+@click.option(
+    "--now",
+    callback=_parse_now,
+    metavar="ISO8601",
+    help="Act as if the current time were this (dry runs of expiry; tests).",
+)
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    repo_dir: Path | None,
+    verbose: int,
+    json_output: bool,
+    no_color: bool,
+    now: datetime | None,
+) -> None:
+    """Manage a TUF repository kept in git, with signing events.
+
+    Metadata lives in metadata/, artifacts in targets/. Changes to root,
+    targets and delegated roles happen on signing-event branches (sign/*),
+    which signers sign with `repo-sign sign/<event>`; CI online-signs
+    snapshot and timestamp on main and publishes the result.
+
+    Exit codes: 0 success (including nothing to do), 1 internal error,
+    2 usage, 3 waiting for signatures, 4 rejected input or metadata,
+    5 git/remote failure, 6 signer failure.
+    """
+    logging.basicConfig(level=logging.WARNING - 10 * verbose, format="%(levelname)s: %(message)s")
+    app = App(
+        repo_dir=repo_dir,
+        verbose=verbose,
+        json_output=json_output,
+        color=not no_color and App.env("NO_COLOR") is None,
+        now_override=now,
+    )
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+def _register() -> None:
+    # One module per command; imported here so `tufrepo --help` lists them in order.
+    from tufrepo.cli import commands  # noqa: PLC0415
+
+    for command in commands.ALL:
+        cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    """Entry point of the ``tufrepo`` console script."""
+    cli.main(prog_name="tufrepo")
+
+
+def sign_main() -> None:
+    """Entry point of ``repo-sign``: the same as ``tufrepo sign``."""
+    cli.main(args=["sign", *sys.argv[1:]], prog_name="repo-sign")

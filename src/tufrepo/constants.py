@@ -1,0 +1,51 @@
+"""Names defined once: roles, custom metadata fields, file layout, defaults.
+
+Nothing here does I/O.  The custom field names are tuf-on-ci's, so that
+repositories stay manageable by both tools (DESIGN §3).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+ROOT: Final = "root"
+TARGETS: Final = "targets"
+SNAPSHOT: Final = "snapshot"
+TIMESTAMP: Final = "timestamp"
+TOP_LEVEL_ROLES: Final = (ROOT, TARGETS, SNAPSHOT, TIMESTAMP)
+ONLINE_ROLES: Final = (TIMESTAMP, SNAPSHOT)
+
+EXPIRY_PERIOD: Final = "x-tuf-on-ci-expiry-period"
+SIGNING_PERIOD: Final = "x-tuf-on-ci-signing-period"
+KEYOWNER: Final = "x-tuf-on-ci-keyowner"
+ONLINE_URI: Final = "x-tuf-on-ci-online-uri"
+
+METADATA_DIR: Final = "metadata"
+TARGETS_DIR: Final = "targets"
+ROOT_HISTORY_DIR: Final = "metadata/root_history"
+EVENT_STATE_FILE: Final = "metadata/.signing-event-state"
+SETTINGS_FILE: Final = ".tuf-on-ci-sign.ini"
+
+EVENT_BRANCH_PREFIX: Final = "sign/"
+MAIN_BRANCH: Final = "main"
+DEFAULT_REMOTE: Final = "origin"
+
+# Commits made where git has no identity configured (CI runners).
+BOT_NAME: Final = "tufrepo"
+BOT_EMAIL: Final = "41898282+github-actions[bot]@users.noreply.github.com"
+
+# (expiry period, signing period) in days, as tuf-on-ci's defaults.
+DEFAULT_PERIODS: Final[dict[str, tuple[int, int]]] = {
+    ROOT: (365, 60),
+    TARGETS: (365, 60),
+    TIMESTAMP: (2, 1),
+    SNAPSHOT: (365, 60),
+}
+DELEGATED_DEFAULT_PERIODS: Final = (365, 60)
+
+# A new delegation ROLE covers ROLE/<file> and up to this many directory levels
+# below ROLE/ (ROLE/a/b/c/<file>): the same four patterns tuf-on-ci generates,
+# so repositories look the same whichever tool created the delegation.
+DELEGATION_DEPTH: Final = 4
+
+SPEC_VERSION: Final = "1.0.31"

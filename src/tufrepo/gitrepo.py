@@ -1,0 +1,333 @@
+"""The only module that talks to git (through GitPython).
+
+It returns plain data (shas, bytes, paths), never GitPython objects, and turns
+every git failure into :class:`~tufrepo.errors.GitStateError`.  Commits made on
+an event branch without a checkout go through a temporary index file, so the
+user's branch, work tree and untracked files are never touched.
+
+Not for: deciding what to commit or where to push (the commands do that).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import git
+from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+
+from tufrepo.constants import BOT_EMAIL, BOT_NAME
+from tufrepo.errors import GitStateError, PushRejectedError
+from tufrepo.store import FileEntry, FileKind
+
+_CREDENTIALS = re.compile(r"(\w+://)[^/@\s]+@")
+_REJECTED = ("non-fast-forward", "fetch first", "[rejected]", "stale info", "cannot lock ref")
+_MODE_FILE = (0o100644, 0o100755)
+
+
+def redact(text: str) -> str:
+    """Remove credentials embedded in URLs (``https://user:token@host``) from text."""
+    return _CREDENTIALS.sub(r"\1***@", text)
+
+
+def _error_text(error: GitCommandError) -> str:
+    stderr = error.stderr if isinstance(error.stderr, str) else str(error.stderr)
+    lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
+    lines = [ln[len("stderr: ") :] if ln.startswith("stderr: ") else ln for ln in lines]
+    lines = [ln.strip("'") for ln in lines]
+    return redact(" / ".join(ln for ln in lines if ln) or str(error))
+
+
+class GitRepo:
+    """A git checkout, opened with :meth:`discover` and closed with :meth:`close`."""
+
+    def __init__(self, top: Path) -> None:
+        try:
+            self._repo = git.Repo(top)
+        except (InvalidGitRepositoryError, NoSuchPathError) as e:
+            raise GitStateError(f"{top} is not a git repository") from e
+        self.top = top
+        self._env = self._identity_env()
+
+    @classmethod
+    def discover(cls, path: Path) -> GitRepo:
+        """Open the git repository containing ``path`` at its top level.
+
+        Raises:
+            GitStateError: ``path`` is not inside a git work tree.
+        """
+        try:
+            repo = git.Repo(path, search_parent_directories=True)
+        except (InvalidGitRepositoryError, NoSuchPathError) as e:
+            raise GitStateError(
+                f"{path} is not inside a git repository",
+                hint="run the command inside a clone of your TUF repository, or pass -C DIR",
+            ) from e
+        top = repo.working_tree_dir
+        repo.close()
+        if top is None:
+            raise GitStateError(f"{path} is a bare git repository, not a checkout")
+        return cls(Path(top))
+
+    def close(self) -> None:
+        """Release GitPython's helper processes."""
+        self._repo.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- identity -------------------------------------------------------------
+
+    def _config(self, key: str) -> str | None:
+        try:
+            value = self._repo.git.config("--get", key)
+        except GitCommandError:
+            return None
+        return str(value) or None
+
+    def _identity_env(self) -> dict[str, str]:
+        """Use the configured identity; where none is configured (CI), use the bot's."""
+        env: dict[str, str] = {}
+        for role in ("AUTHOR", "COMMITTER"):
+            if not (os.environ.get(f"GIT_{role}_NAME") or self._config("user.name")):
+                env[f"GIT_{role}_NAME"] = BOT_NAME
+            if not (os.environ.get(f"GIT_{role}_EMAIL") or self._config("user.email")):
+                env[f"GIT_{role}_EMAIL"] = BOT_EMAIL
+        return env
+
+    def _git(self, *args: str, env: dict[str, str] | None = None) -> str:
+        try:
+            return str(self._repo.git.execute(["git", *args], env={**self._env, **(env or {})}))
+        except GitCommandError as e:
+            raise GitStateError(f"git {args[0]} failed: {_error_text(e)}") from e
+
+    # --- reading ----------------------------------------------------------------
+
+    def rev(self, ref: str) -> str | None:
+        """The commit sha ``ref`` points to, or None when it does not exist."""
+        try:
+            return str(self._repo.rev_parse(f"{ref}^{{commit}}").hexsha)
+        except (BadName, ValueError, GitCommandError):
+            return None
+
+    def head(self) -> str | None:
+        """The commit sha of HEAD, or None in an empty repository."""
+        return self.rev("HEAD")
+
+    def current_branch(self) -> str | None:
+        """The checked-out branch name, or None when HEAD is detached."""
+        try:
+            return str(self._repo.active_branch.name)
+        except TypeError:
+            return None
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        """The best common ancestor of two commits, or None."""
+        try:
+            out = self._repo.git.merge_base(a, b)
+        except GitCommandError:
+            return None
+        return str(out).strip() or None
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """True when ``ancestor`` is reachable from ``descendant``."""
+        try:
+            self._repo.git.merge_base("--is-ancestor", ancestor, descendant)
+        except GitCommandError:
+            return False
+        return True
+
+    def read_blob(self, rev: str, path: str) -> bytes | None:
+        """The bytes of a regular file at ``rev``, or None (missing, symlink, directory)."""
+        try:
+            obj = self._repo.commit(rev).tree / path
+        except (KeyError, BadName, ValueError):
+            return None
+        if obj.type != "blob" or obj.mode not in _MODE_FILE:
+            return None
+        return bytes(obj.data_stream.read())
+
+    def walk_tree(self, rev: str, directory: str) -> Iterator[FileEntry]:
+        """Yield every file below ``directory`` at ``rev`` with its kind, sorted by path."""
+        try:
+            tree = self._repo.commit(rev).tree / directory
+        except (KeyError, BadName, ValueError):
+            return
+        if tree.type != "tree":
+            return
+        entries = []
+        for item in tree.traverse():
+            if item.type == "tree":
+                continue
+            mode = int(item.mode)
+            kind: FileKind = (
+                "file" if mode in _MODE_FILE else "symlink" if stat.S_ISLNK(mode) else "other"
+            )
+            entries.append(FileEntry(str(item.path), kind))
+        yield from sorted(entries, key=lambda e: e.path)
+
+    def changed_paths(self, a: str, b: str) -> list[str]:
+        """Paths that differ between two commits."""
+        out = self._git("diff", "--name-only", "--no-renames", "-z", a, b)
+        return [p for p in out.split("\0") if p]
+
+    def remote_url(self, remote: str) -> str | None:
+        """The configured URL of a remote, or None."""
+        return self._config(f"remote.{remote}.url")
+
+    def has_remote(self, remote: str) -> bool:
+        """True when a remote of that name is configured."""
+        return self.remote_url(remote) is not None
+
+    def is_dirty(self, paths: list[str]) -> bool:
+        """True when the work tree or index has changes under ``paths``."""
+        return bool(self._git("status", "--porcelain", "--", *paths).strip())
+
+    # --- remotes ----------------------------------------------------------------
+
+    def fetch(self, remote: str) -> None:
+        """Fetch every branch of ``remote`` into ``refs/remotes/<remote>/``.
+
+        Raises:
+            GitStateError: the remote is missing or unreachable.
+        """
+        if not self.has_remote(remote):
+            raise GitStateError(
+                f"git remote '{remote}' is not configured",
+                hint=f"add it with: git remote add {remote} URL (or set pull-remote in settings)",
+            )
+        self._git("fetch", "--prune", "--quiet", remote)
+
+    def push(self, remote: str, sha: str, branch: str) -> None:
+        """Push ``sha`` to ``refs/heads/<branch>`` on ``remote``; never forced.
+
+        Raises:
+            PushRejectedError: the remote branch moved (not a fast-forward).
+            GitStateError: any other push failure.
+        """
+        try:
+            self._repo.git.execute(
+                ["git", "push", "--porcelain", remote, f"{sha}:refs/heads/{branch}"],
+                env=self._env,
+            )
+        except GitCommandError as e:
+            text = _error_text(e)
+            if any(marker in text for marker in _REJECTED):
+                raise PushRejectedError(
+                    f"push of {branch} to {remote} was refused: the branch moved",
+                    hint="someone pushed in the meantime; run the command again",
+                ) from e
+            raise GitStateError(
+                f"push of {branch} to {remote} failed: {text}",
+                hint="check that the remote exists and that you may push to it",
+            ) from e
+
+    # --- writing ----------------------------------------------------------------
+
+    def commit_changes(self, parent: str | None, changes: dict[str, bytes | None], msg: str) -> str:
+        """Create a commit on top of ``parent`` with ``changes``; the work tree is untouched.
+
+        Args:
+            parent: the parent commit, or None for a first commit.
+            changes: path -> new bytes, or None to delete the path.
+            msg: the commit message.
+
+        Returns:
+            The new commit's sha (no branch is moved).
+        """
+        with tempfile.TemporaryDirectory(prefix="tufrepo-index-") as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            if parent:
+                self._git("read-tree", parent, env=env)
+            lines = []
+            for path, data in sorted(changes.items()):
+                if data is None:
+                    lines.append(f"0 {'0' * 40}\t{path}")
+                else:
+                    blob = self._hash_object(data)
+                    lines.append(f"100644 {blob}\t{path}")
+            self._update_index(lines, env)
+            tree = self._git("write-tree", env=env).strip()
+            args = ["commit-tree", tree, "-m", msg]
+            if parent:
+                args += ["-p", parent]
+            return self._git(*args, env=env).strip()
+
+    def _hash_object(self, data: bytes) -> str:
+        with tempfile.NamedTemporaryFile(prefix="tufrepo-blob-") as f:
+            f.write(data)
+            f.flush()
+            return self._git("hash-object", "-w", "--", f.name).strip()
+
+    def _update_index(self, lines: list[str], env: dict[str, str]) -> None:
+        if not lines:
+            return
+        with tempfile.NamedTemporaryFile("w", prefix="tufrepo-idx-", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+            f.flush()
+            with Path(f.name).open("rb") as stdin:
+                try:
+                    self._repo.git.execute(
+                        ["git", "update-index", "--index-info"],
+                        env={**self._env, **env},
+                        istream=stdin,
+                    )
+                except GitCommandError as e:
+                    raise GitStateError(f"git update-index failed: {_error_text(e)}") from e
+
+    def set_branch(self, branch: str, sha: str) -> None:
+        """Point local ``refs/heads/<branch>`` at ``sha`` (the branch must not be checked out).
+
+        Raises:
+            GitStateError: the branch is checked out in the work tree.
+        """
+        if self.current_branch() == branch:
+            raise GitStateError(
+                f"branch {branch} is checked out here; refusing to move it under your work tree",
+                hint="switch to another branch (git switch main) and run the command again",
+            )
+        self._git("update-ref", f"refs/heads/{branch}", sha)
+
+    def commit_worktree(self, paths: list[str], msg: str) -> str | None:
+        """Stage ``paths`` in the work tree and commit them; None when nothing changed."""
+        self._git("add", "--all", "--", *paths)
+        try:
+            self._repo.git.execute(["git", "diff", "--cached", "--quiet"], env=self._env)
+        except GitCommandError:
+            self._git("commit", "--quiet", "-m", msg)
+            return self.head()
+        return None
+
+    def reset_hard(self, sha: str) -> None:
+        """Move the checked-out branch and work tree to ``sha`` (used after a refused push)."""
+        self._git("reset", "--quiet", "--hard", sha)
+
+
+class GitTreeStore:
+    """A read-only store over the files of one git commit."""
+
+    def __init__(self, repo: GitRepo, rev: str) -> None:
+        self.repo = repo
+        self.rev = rev
+
+    def read(self, path: str) -> bytes | None:
+        """Return the bytes of a regular file at this commit, or None."""
+        return self.repo.read_blob(self.rev, path)
+
+    def walk(self, directory: str) -> Iterator[FileEntry]:
+        """Yield every file below ``directory`` at this commit."""
+        return self.repo.walk_tree(self.rev, directory)

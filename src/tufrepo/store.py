@@ -1,0 +1,164 @@
+"""Reading and writing repository files through one small interface.
+
+A *store* maps checkout-relative POSIX paths (``metadata/root.json``) to bytes.
+The same code reads the signing event from the work tree, the known-good state
+from a git revision (see :class:`tufrepo.gitrepo.GitTreeStore`), or an
+in-memory overlay that is later committed without touching the work tree.
+
+Not for: deciding what files mean (see ``repository``/``event``), git plumbing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+FileKind = Literal["file", "symlink", "other"]
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One entry found under a directory: its path and what kind of file it is."""
+
+    path: str
+    kind: FileKind
+
+
+class Store(Protocol):
+    """Read access to repository files."""
+
+    def read(self, path: str) -> bytes | None:
+        """Return the file's bytes, or None when there is no regular file at ``path``."""
+
+    def walk(self, directory: str) -> Iterator[FileEntry]:
+        """Yield every non-directory entry below ``directory``, recursively, sorted."""
+
+
+class WritableStore(Store, Protocol):
+    """A store that can also change files."""
+
+    def write(self, path: str, data: bytes) -> None:
+        """Replace the file at ``path`` with ``data``."""
+
+    def delete(self, path: str) -> None:
+        """Remove the file at ``path`` if it exists."""
+
+
+class WorktreeStore:
+    """Files in a checkout on disk; writes are atomic (temp file + rename)."""
+
+    def __init__(self, top: Path) -> None:
+        self.top = top
+
+    def _abs(self, path: str) -> Path:
+        if path.startswith("/") or ".." in path.split("/"):
+            raise ValueError(f"path escapes the checkout: {path}")
+        return self.top / path
+
+    def read(self, path: str) -> bytes | None:
+        """Return the bytes of a regular file (never following a symlink), or None."""
+        target = self._abs(path)
+        try:
+            mode = target.lstat().st_mode
+        except FileNotFoundError:
+            return None
+        except NotADirectoryError:
+            return None
+        if not stat.S_ISREG(mode):
+            return None
+        return target.read_bytes()
+
+    def walk(self, directory: str) -> Iterator[FileEntry]:
+        """Yield files below ``directory``; symlinks and special files are reported, not followed."""
+        base = self._abs(directory)
+        if not base.is_dir() or base.is_symlink():
+            return
+        entries: list[FileEntry] = []
+        for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
+            rel_dir = Path(dirpath).relative_to(self.top).as_posix()
+            for name in list(dirnames):
+                if (Path(dirpath) / name).is_symlink():
+                    # A symlinked directory is reported as a symlink and not descended.
+                    entries.append(FileEntry(f"{rel_dir}/{name}", "symlink"))
+                    dirnames.remove(name)
+            for name in filenames:
+                mode = (Path(dirpath) / name).lstat().st_mode
+                kind: FileKind = (
+                    "file" if stat.S_ISREG(mode) else "symlink" if stat.S_ISLNK(mode) else "other"
+                )
+                entries.append(FileEntry(f"{rel_dir}/{name}", kind))
+        yield from sorted(entries, key=lambda e: e.path)
+
+    def write(self, path: str, data: bytes) -> None:
+        """Write ``data`` to a temp file in the same directory, fsync, then rename over ``path``."""
+        target = self._abs(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            Path(tmp).replace(target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                Path(tmp).unlink()
+            raise
+
+    def delete(self, path: str) -> None:
+        """Remove a file; a missing file is not an error."""
+        with contextlib.suppress(FileNotFoundError):
+            self._abs(path).unlink()
+
+
+class OverlayStore:
+    """In-memory changes on top of another store; ``changes`` is what to commit.
+
+    A value of None in ``changes`` marks a deleted file.
+    """
+
+    def __init__(self, base: Store | None = None) -> None:
+        self.base = base
+        self.changes: dict[str, bytes | None] = {}
+
+    def read(self, path: str) -> bytes | None:
+        """Return the overlaid bytes, falling through to the base store."""
+        if path in self.changes:
+            return self.changes[path]
+        return self.base.read(path) if self.base else None
+
+    def walk(self, directory: str) -> Iterator[FileEntry]:
+        """Yield the base store's entries merged with the overlay's."""
+        prefix = directory.rstrip("/") + "/"
+        entries = {e.path: e for e in self.base.walk(directory)} if self.base else {}
+        for path, data in self.changes.items():
+            if not path.startswith(prefix):
+                continue
+            if data is None:
+                entries.pop(path, None)
+            else:
+                entries[path] = FileEntry(path, "file")
+        yield from (entries[p] for p in sorted(entries))
+
+    def write(self, path: str, data: bytes) -> None:
+        """Record new content for ``path``."""
+        self.changes[path] = data
+
+    def delete(self, path: str) -> None:
+        """Record that ``path`` is removed."""
+        self.changes[path] = None
+
+    def effective_changes(self) -> dict[str, bytes | None]:
+        """The changes that differ from the base store (no-op writes dropped)."""
+        result: dict[str, bytes | None] = {}
+        for path, data in self.changes.items():
+            before = self.base.read(path) if self.base else None
+            if before != data:
+                result[path] = data
+        return result
