@@ -12,11 +12,10 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from securesystemslib.formats import encode_canonical
 from securesystemslib.signer import Key
-from tuf.api.metadata import Root, Signed
 
 from tufrepo.constants import (
     DEFAULT_PERIODS,
@@ -28,6 +27,9 @@ from tufrepo.constants import (
     SIGNING_PERIOD,
 )
 from tufrepo.errors import MetadataError, UsageError
+
+if TYPE_CHECKING:
+    from tuf.api.metadata import Root, Signed
 
 _HANDLE = re.compile(r"^@[0-9a-z](?:[0-9a-z-]{0,38})$")
 

@@ -14,10 +14,8 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import git
 from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchPathError
@@ -25,6 +23,10 @@ from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchP
 from tufrepo.constants import BOT_EMAIL, BOT_NAME
 from tufrepo.errors import GitStateError, PushRejectedError
 from tufrepo.store import FileEntry, FileKind
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from types import TracebackType
 
 _CREDENTIALS = re.compile(r"(\w+://)[^/@\s]+@")
 _REJECTED = ("non-fast-forward", "fetch first", "[rejected]", "stale info", "cannot lock ref")
@@ -39,7 +41,7 @@ def redact(text: str) -> str:
 def _error_text(error: GitCommandError) -> str:
     stderr = error.stderr if isinstance(error.stderr, str) else str(error.stderr)
     lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
-    lines = [ln[len("stderr: ") :] if ln.startswith("stderr: ") else ln for ln in lines]
+    lines = [ln.removeprefix("stderr: ") for ln in lines]
     lines = [ln.strip("'") for ln in lines]
     return redact(" / ".join(ln for ln in lines if ln) or str(error))
 
@@ -167,12 +169,12 @@ class GitRepo:
             tree = self._repo.commit(rev).tree / directory
         except (KeyError, BadName, ValueError):
             return
-        if tree.type != "tree":
+        if not isinstance(tree, git.Tree):
             return
         entries = []
         for item in tree.traverse():
-            if item.type == "tree":
-                continue
+            if not isinstance(item, git.Blob):
+                continue  # trees are descended; submodules are not files
             mode = int(item.mode)
             kind: FileKind = (
                 "file" if mode in _MODE_FILE else "symlink" if stat.S_ISLNK(mode) else "other"
@@ -238,7 +240,9 @@ class GitRepo:
 
     # --- writing ----------------------------------------------------------------
 
-    def commit_changes(self, parent: str | None, changes: dict[str, bytes | None], msg: str) -> str:
+    def commit_changes(
+        self, parent: str | None, changes: dict[str, bytes | None], msg: str
+    ) -> str:
         """Create a commit on top of ``parent`` with ``changes``; the work tree is untouched.
 
         Args:

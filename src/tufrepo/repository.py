@@ -21,10 +21,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from securesystemslib.signer import Key, Signature, Signer
-from tuf.api.exceptions import DeserializationError, UnsignedMetadataError
+from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import (
     DelegatedRole,
     Metadata,
@@ -35,13 +35,16 @@ from tuf.api.metadata import (
     Targets,
     Timestamp,
 )
+from tuf.api.serialization import DeserializationError
 from tuf.api.serialization.json import JSONSerializer
 from tuf.repository import AbortEdit, Repository
 
 from tufrepo import fields, layout
 from tufrepo.constants import ONLINE_ROLES, ROOT, SNAPSHOT, SPEC_VERSION, TARGETS, TIMESTAMP
 from tufrepo.errors import MetadataError, SignerUnavailableError
-from tufrepo.store import Store, WritableStore
+
+if TYPE_CHECKING:
+    from tufrepo.store import Store, WritableStore
 
 SignerFor = Callable[[Key], Signer]
 
@@ -143,7 +146,9 @@ class TufRepository(Repository):
         if role not in self._cache:
             path = layout.role_path(role)
             data = self.store.read(path)
-            self._cache[role] = None if data is None else parse_metadata(data, path, role_type(role))
+            self._cache[role] = (
+                None if data is None else parse_metadata(data, path, role_type(role))
+            )
         md = self._cache[role]
         # Callers may edit what they get: hand out copies, keep the parsed original.
         return None if md is None else Metadata.from_dict(md.to_dict())
@@ -278,7 +283,8 @@ class TufRepository(Repository):
         if (
             not force
             and current is not None
-            and payload_without_bookkeeping(current.signed) == payload_without_bookkeeping(md.signed)
+            and payload_without_bookkeeping(current.signed)
+            == payload_without_bookkeeping(md.signed)
         ):
             return  # nothing changed: keep version, expiry and signatures
         md.signed.version = self.known_good_version(role) + 1

@@ -77,7 +77,10 @@ class App:
 
     def warn(self, text: str) -> None:
         """A warning line on stderr."""
-        click.echo(click.style(f"warning: {text}", fg="yellow") if self.color else f"warning: {text}", err=True)
+        click.echo(
+            click.style(f"warning: {text}", fg="yellow") if self.color else f"warning: {text}",
+            err=True,
+        )
 
     def result(self, data: dict[str, Any]) -> None:
         """The command's result: one JSON object on stdout with --json; $GITHUB_OUTPUT always."""
@@ -105,7 +108,9 @@ class App:
     def prompt(self, text: str, *, hide: bool = False, missing: str) -> str:
         """Ask on a terminal; elsewhere fail with a usage error naming the flag to pass."""
         if not self.interactive:
-            raise UsageError(f"{missing} is required", hint=f"pass {missing} (no terminal to ask on)")
+            raise UsageError(
+                f"{missing} is required", hint=f"pass {missing} (no terminal to ask on)"
+            )
         return str(click.prompt(text, hide_input=hide))
 
     def confirm(self, text: str, *, default: bool = True) -> bool:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
-import click
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import click
 
 ALL: list[click.Command] = []

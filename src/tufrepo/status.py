@@ -1,0 +1,292 @@
+"""Per-role signing status of a signing event, and what each role's change is.
+
+Pure queries over a :class:`~tufrepo.event.SigningEvent`: which signers signed
+and which are missing against the delegator's threshold (for root both the
+known-good root's threshold and its own), open invitations, artifact changes
+and delegation changes.  :func:`event_status` adds the validation findings and
+decides whether the event is ready, waiting or invalid.
+
+Not for: rendering (the CLI renders Markdown/JSON from these objects).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tuf.api.metadata import Metadata, Root, Targets
+
+from tufrepo import fields
+from tufrepo.constants import ONLINE_ROLES, ROOT, TARGETS
+from tufrepo.errors import MetadataError
+from tufrepo.validation import Finding, check_event
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from securesystemslib.signer import Key
+
+    from tufrepo.event import SigningEvent
+
+
+@dataclass(frozen=True)
+class Signers:
+    """Signature count for one role against one delegator."""
+
+    threshold: int
+    signed: list[str]
+    missing: list[str]
+
+    @property
+    def ok(self) -> bool:
+        """True when the threshold is met by valid signatures."""
+        return len(self.signed) >= self.threshold
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"threshold": self.threshold, "signed": self.signed, "missing": self.missing}
+
+
+class Change(enum.StrEnum):
+    """How something changed compared with known good."""
+
+    ADDED = "added"
+    MODIFIED = "modified"
+    REMOVED = "removed"
+
+
+@dataclass(frozen=True)
+class TargetChange:
+    """An artifact added, modified or removed in a targets role."""
+
+    path: str
+    change: Change
+
+
+@dataclass(frozen=True)
+class DelegationChange:
+    """A role whose signers, threshold or paths changed in its delegator."""
+
+    role: str
+    change: Change
+    signers: list[str]
+    threshold: int | None
+    old_signers: list[str]
+    old_threshold: int | None
+
+
+@dataclass(frozen=True)
+class RoleStatus:
+    """Everything a status report or a signer's summary says about one role."""
+
+    role: str
+    version: int | None
+    known_good_version: int | None
+    expires: datetime | None
+    known_good_expires: datetime | None
+    periods: fields.Periods | None
+    known_good_periods: fields.Periods | None
+    signers: Signers | None
+    known_good_signers: Signers | None
+    invites: list[str] = field(default_factory=list)
+    target_changes: list[TargetChange] = field(default_factory=list)
+    delegation_changes: list[DelegationChange] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    removed: bool = False
+
+    @property
+    def signed(self) -> bool:
+        """True when every threshold that applies is met."""
+        if self.removed:
+            return True
+        if self.signers is None or not self.signers.ok:
+            return False
+        return self.known_good_signers is None or self.known_good_signers.ok
+
+    @property
+    def ready(self) -> bool:
+        """Signed, no invitations pending, and nothing wrong."""
+        return self.signed and not self.invites and not self.findings
+
+
+class EventState(enum.Enum):
+    """The verdict on a signing event."""
+
+    READY = "ready"
+    WAITING = "waiting"
+    INVALID = "invalid"
+    EMPTY = "empty"
+
+
+@dataclass(frozen=True)
+class EventStatus:
+    """Status of a whole signing event."""
+
+    roles: list[RoleStatus]
+    findings: list[Finding]
+
+    @property
+    def state(self) -> EventState:
+        """Invalid on any finding; empty with no changes; waiting until every role is ready."""
+        if self.findings:
+            return EventState.INVALID
+        if not self.roles:
+            return EventState.EMPTY
+        return EventState.READY if all(r.ready for r in self.roles) else EventState.WAITING
+
+
+def count_signers(delegator: Root | Targets, role: str, md: Metadata[Any]) -> Signers:
+    """Who of the delegator's keys for ``role`` validly signed ``md``."""
+    threshold = delegator.get_delegated_role(role).threshold
+    result = delegator.get_verification_result(role, md.signed_bytes, md.signatures)
+    signed = sorted(fields.key_label(k) for k in result.signed.values())
+    missing = sorted(fields.key_label(k) for k in result.unsigned.values())
+    return Signers(threshold, signed, missing)
+
+
+def _delegates(delegator: Root | Targets, role: str) -> bool:
+    try:
+        delegator.get_delegated_role(role)
+    except ValueError:
+        return False
+    return True
+
+
+def role_status(event: SigningEvent, role: str, findings: list[Finding]) -> RoleStatus:
+    """The status of one changed role."""
+    repo = event.repo
+    md = repo.read(role)
+    kg = repo.read_known_good(role)
+    if md is None:
+        return RoleStatus(
+            role, None, kg.signed.version if kg else None, None, None, None, None, None, None,
+            findings=findings, removed=True,
+        )  # fmt: skip
+    signers = kg_signers = None
+    delegator = repo.delegator(role)
+    if role == ROOT and isinstance(md.signed, Root):
+        signers = count_signers(md.signed, ROOT, md)
+        kg_root = repo.known_good_root()
+        if kg_root is not None:
+            kg_signers = count_signers(kg_root, ROOT, md)
+    elif delegator is not None and _delegates(delegator, role):
+        signers = count_signers(delegator, role, md)
+    root = md.signed if isinstance(md.signed, Root) else repo.root_or_none()
+    kg_root_for_periods = (
+        kg.signed if kg is not None and isinstance(kg.signed, Root) else repo.known_good_root()
+    )
+    return RoleStatus(
+        role=role,
+        version=md.signed.version,
+        known_good_version=kg.signed.version if kg else None,
+        expires=md.signed.expires,
+        known_good_expires=kg.signed.expires if kg else None,
+        periods=_periods(root, role, md),
+        known_good_periods=_periods(kg_root_for_periods, role, kg) if kg else None,
+        signers=signers,
+        known_good_signers=kg_signers,
+        invites=_invites_for(event, role),
+        target_changes=target_changes(kg, md),
+        delegation_changes=delegation_changes(kg, md),
+        findings=findings,
+    )
+
+
+def _periods(root: Any, role: str, md: Metadata[Any] | None) -> fields.Periods | None:
+    try:
+        return fields.get_periods(
+            root if isinstance(root, Root) else None, role, md.signed if md else None
+        )
+    except MetadataError:
+        return None
+
+
+def _invites_for(event: SigningEvent, role: str) -> list[str]:
+    """Handles invited to a delegation *of* this role (root: root and top-level roles)."""
+    handles: set[str] = set()
+    for handle, roles in event.invites.by_handle.items():
+        for invited in roles:
+            delegator = ROOT if invited in (ROOT, TARGETS, *ONLINE_ROLES) else TARGETS
+            if delegator == role:
+                handles.add(handle)
+    return sorted(handles)
+
+
+def target_changes(kg: Metadata[Any] | None, md: Metadata[Any]) -> list[TargetChange]:
+    """Artifacts added, modified or removed in a targets role."""
+    if not isinstance(md.signed, Targets):
+        return []
+    before = kg.signed.targets if kg is not None and isinstance(kg.signed, Targets) else {}
+    after = md.signed.targets
+    changes = [TargetChange(p, Change.ADDED) for p in after if p not in before]
+    changes += [TargetChange(p, Change.REMOVED) for p in before if p not in after]
+    changes += [
+        TargetChange(p, Change.MODIFIED)
+        for p in after
+        if p in before and after[p].to_dict() != before[p].to_dict()
+    ]
+    return sorted(changes, key=lambda c: c.path)
+
+
+def _delegation_view(signed: Any) -> dict[str, tuple[list[str], int, dict[str, Any]]]:
+    """Role -> (signer labels, threshold, other settings) for what ``signed`` delegates."""
+    view: dict[str, tuple[list[str], int, dict[str, Any]]] = {}
+    if isinstance(signed, Root):
+        for name, role in signed.roles.items():
+            keys: list[Key] = [signed.keys[k] for k in role.keyids if k in signed.keys]
+            view[name] = (
+                sorted(fields.key_label(k) for k in keys),
+                role.threshold,
+                role.to_dict(),
+            )
+    elif isinstance(signed, Targets) and signed.delegations and signed.delegations.roles:
+        for name, role in signed.delegations.roles.items():
+            keys = [
+                signed.delegations.keys[k] for k in role.keyids if k in signed.delegations.keys
+            ]
+            view[name] = (
+                sorted(fields.key_label(k) for k in keys),
+                role.threshold,
+                role.to_dict(),
+            )
+    return view
+
+
+def delegation_changes(kg: Metadata[Any] | None, md: Metadata[Any]) -> list[DelegationChange]:
+    """Roles whose delegation (signers, threshold, paths, periods) changed in this role."""
+    before = _delegation_view(kg.signed) if kg is not None else {}
+    after = _delegation_view(md.signed)
+    changes: list[DelegationChange] = []
+    for name in sorted(before.keys() | after.keys()):
+        old, new = before.get(name), after.get(name)
+        if old is not None and new is not None and old == new:
+            continue
+        change = (
+            Change.ADDED if old is None else Change.REMOVED if new is None else Change.MODIFIED
+        )
+        changes.append(
+            DelegationChange(
+                name,
+                change,
+                new[0] if new else [],
+                new[1] if new else None,
+                old[0] if old else [],
+                old[1] if old else None,
+            )
+        )
+    return changes
+
+
+def event_status(event: SigningEvent) -> EventStatus:
+    """Status of every changed role plus all findings."""
+    findings = check_event(event)
+    roles = []
+    for role in event.changed_roles():
+        if role in ONLINE_ROLES:
+            continue
+        try:
+            roles.append(role_status(event, role, [f for f in findings if f.role == role]))
+        except MetadataError as e:
+            findings.append(Finding(role, "malformed", str(e)))
+    return EventStatus(roles, findings)

@@ -1,0 +1,110 @@
+"""Artifacts under ``targets/`` and the targets metadata that lists them.
+
+Ownership (DESIGN §3): a file belongs to the delegated role whose ``paths``
+match its target path (first match in delegation order, following nested
+delegations); a file no delegation matches belongs to the top-level
+``targets`` role, at any depth.  Nothing under ``targets/`` is ignored.
+
+Not for: git, signing, deciding when to run (commands do that).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tuf.api.metadata import TargetFile, Targets
+
+from tufrepo.constants import TARGETS, TARGETS_DIR
+from tufrepo.errors import RejectedError
+from tufrepo.repository import MAX_DELEGATION_DEPTH, TufRepository
+
+if TYPE_CHECKING:
+    from tufrepo.store import Store
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file under targets/: its target path and metadata entry."""
+
+    path: str
+    target: TargetFile
+
+
+def owner_of(repo: TufRepository, target_path: str) -> str:
+    """The role that owns ``target_path`` under DESIGN §3's rule."""
+    role = TARGETS
+    for _ in range(MAX_DELEGATION_DEPTH):
+        md = repo.read(role)
+        if md is None or not isinstance(md.signed, Targets) or md.signed.delegations is None:
+            return role
+        roles = md.signed.delegations.roles or {}
+        match = next((c for c in roles.values() if c.is_delegated_path(target_path)), None)
+        if match is None:
+            return role
+        role = match.name
+    return role
+
+
+def scan_artifacts(files: Store) -> list[Artifact]:
+    """Hash every file under targets/.
+
+    Raises:
+        RejectedError: a symlink or special file is under targets/ (it could
+            make us publish a file from outside the repository).
+    """
+    artifacts = []
+    prefix = f"{TARGETS_DIR}/"
+    for entry in files.walk(TARGETS_DIR):
+        target_path = entry.path[len(prefix) :]
+        if entry.kind != "file":
+            raise RejectedError(
+                f"{entry.path} is a {entry.kind}, not a regular file",
+                hint="only regular files may be published as artifacts",
+            )
+        data = files.read(entry.path)
+        if data is None:
+            raise RejectedError(f"{entry.path} could not be read")
+        artifacts.append(
+            Artifact(target_path, TargetFile.from_data(target_path, data, ["sha256"]))
+        )
+    return artifacts
+
+
+def desired_targets(repo: TufRepository, files: Store) -> dict[str, dict[str, TargetFile]]:
+    """Role -> the target entries its files call for (every reachable role present)."""
+    wanted: dict[str, dict[str, TargetFile]] = {role: {} for role in repo.targets_roles()}
+    wanted.setdefault(TARGETS, {})
+    for artifact in scan_artifacts(files):
+        wanted.setdefault(owner_of(repo, artifact.path), {})[artifact.path] = artifact.target
+    return wanted
+
+
+def update_targets(repo: TufRepository, files: Store) -> list[str]:
+    """Rebuild each targets role's entries from the files; return the roles changed.
+
+    Custom fields of entries whose path still exists are kept.  Changed roles
+    are closed under signing-event rules (known-good version + 1, new expiry,
+    placeholder signatures).
+    """
+    changed = []
+    for role, entries in desired_targets(repo, files).items():
+        current = repo.read(role)
+        old = (
+            current.signed.targets
+            if current is not None and isinstance(current.signed, Targets)
+            else {}
+        )
+        for path, entry in entries.items():
+            if path in old:
+                entry.unrecognized_fields.update(old[path].unrecognized_fields)
+        if current is not None and {p: t.to_dict() for p, t in old.items()} == {
+            p: t.to_dict() for p, t in entries.items()
+        }:
+            continue
+        if current is None and not entries:
+            continue
+        with repo.edit_targets(role) as targets:
+            targets.targets = entries
+        changed.append(role)
+    return changed
