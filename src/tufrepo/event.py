@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from tufrepo import fields, layout
 from tufrepo.constants import EVENT_STATE_FILE, METADATA_DIR, ONLINE_ROLES, ROOT, TARGETS
 from tufrepo.errors import MetadataError
-from tufrepo.repository import TufRepository, dumps_json, role_keys
+from tufrepo.repository import TufRepository, dumps_json, role_keys, verifies
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -179,22 +179,10 @@ class SigningEvent:
                 if fields.keyowner(key) != handle:
                     continue
                 sig = md.signatures.get(key.keyid)
-                if sig is None or not _valid(key, sig.signature, md.signed_bytes):
+                if sig is None or not verifies(key, sig.signature, md.signed_bytes):
                     needed.append(role)
                     break
         return needed
-
-
-def _valid(key: object, signature: str, payload: bytes) -> bool:
-    from securesystemslib.signer import Key, Signature  # noqa: PLC0415 - keeps the import local
-
-    if not isinstance(key, Key) or not signature:
-        return False
-    try:
-        key.verify_signature(Signature(key.keyid, signature), payload)
-    except Exception:  # noqa: BLE001 - any failure means "not a valid signature"
-        return False
-    return True
 
 
 def sort_roles(roles: set[str] | list[str]) -> list[str]:

@@ -393,6 +393,17 @@ def _role_keys(delegator: Root | Targets, role: str) -> list[Key]:
     return [delegator.delegations.keys[k] for k in child.keyids if k in delegator.delegations.keys]
 
 
+def verifies(key: Key, signature: str, payload: bytes) -> bool:
+    """True when ``signature`` (hex/base64 as stored) is ``key``'s valid signature of ``payload``."""
+    if not signature:
+        return False
+    try:
+        key.verify_signature(Signature(key.keyid, signature), payload)
+    except Exception:  # noqa: BLE001 - any failure means "not a valid signature"
+        return False
+    return True
+
+
 def role_keys(delegator: Root | Targets, role: str) -> list[Key]:
     """Public accessor for the keys a delegator assigns to a role."""
     return _role_keys(delegator, role)

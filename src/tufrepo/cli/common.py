@@ -1,0 +1,216 @@
+"""Helpers shared by commands: settings, keys, signers, summaries."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from tufrepo import fields, signers
+from tufrepo.errors import GitStateError, SignerUnavailableError, UsageError
+from tufrepo.session import EventSession
+from tufrepo.settings import Settings, load_settings
+from tufrepo.status import Change, RoleStatus
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from securesystemslib.signer import Key, Signer
+
+    from tufrepo.cli.app import App
+
+PATH_PREFIX_ENV = "CRYPTO_SIGNER_PATH_PREFIX"
+
+push_option = click.option(
+    "--push/--no-push",
+    default=True,
+    show_default=True,
+    help="Push the event to the push remote, or only update a local branch of that name.",
+)
+key_option = click.option(
+    "--key",
+    "key_uri",
+    metavar="URI",
+    help="Your signing key as a signer URI (e.g. file2:path/key.pem). Enrols it when you "
+    "become a signer; selects it when signing.",
+)
+user_option = click.option(
+    "--user",
+    metavar="@HANDLE",
+    help="Act as this user instead of the settings file's user-name.",
+)
+
+
+def settings_for(app: App, user: str | None) -> Settings:
+    """The invoking user's settings (the settings file, or --user)."""
+    return load_settings(app.git().top, user_override=user)
+
+
+def open_session(app: App, event: str, settings: Settings) -> EventSession:
+    """Fetch and open an event branch without touching the work tree."""
+    session = EventSession(
+        app.git(),
+        event,
+        pull_remote=settings.pull_remote,
+        push_remote=settings.push_remote,
+        now=app.now(),
+    )
+    if session.is_new:
+        app.say(f"Event {event} does not exist yet: starting it from {settings.pull_remote}/main")
+    else:
+        app.say(f"Signing event {event} (commit {session.short_base})")
+    return session
+
+
+def import_key(app: App, uri: str) -> Key:
+    """The public key of a signer URI (relative file2: paths use CRYPTO_SIGNER_PATH_PREFIX)."""
+    return signers.import_key(uri, path_prefix=app.env(PATH_PREFIX_ENV))
+
+
+def user_key(app: App, key_uri: str | None) -> Key:
+    """The user's public key from --key, or asked for on a terminal."""
+    uri = key_uri or app.prompt("Signer URI of your key (e.g. file2:key.pem)", missing="--key URI")
+    return import_key(app, uri)
+
+
+def secrets_handler(app: App) -> Callable[[str], str]:
+    """Asks for PINs and passphrases on the terminal; fails clearly elsewhere."""
+
+    def ask(secret: str) -> str:
+        if not app.interactive:
+            raise SignerUnavailableError(
+                f"the signer needs a {secret} but there is no terminal to ask on",
+                hint="run the command in a terminal",
+            )
+        return str(click.prompt(f"Enter {secret} to sign", hide_input=True))
+
+    return ask
+
+
+def signer_provider(app: App, settings: Settings, key_uri: str | None) -> Callable[[Key], Signer]:
+    """Returns the signer for one of the user's keys: --key, then [signing-keys], then a prompt."""
+    cache: dict[str, Signer] = {}
+    prefix = app.env(PATH_PREFIX_ENV)
+
+    def signer_for(key: Key) -> Signer:
+        if key.keyid in cache:
+            return cache[key.keyid]
+        configured = settings.signing_keys.get(key.keyid)
+        candidates = [u for u in (key_uri, configured) if u]
+        if not candidates:
+            candidates = [
+                app.prompt(f"Signer URI for your key {key.keyid[:8]}", missing="--key URI")
+            ]
+        error: SignerUnavailableError | None = None
+        for uri in candidates:
+            try:
+                signer = signers.load_signer(uri, key, secrets_handler(app), path_prefix=prefix)
+            except SignerUnavailableError as e:
+                error = error or e
+                continue
+            cache[key.keyid] = signer
+            return signer
+        assert error is not None  # noqa: S101 - candidates is never empty
+        raise error
+
+    return signer_for
+
+
+def parse_role_values(
+    values: tuple[str, ...], option: str, roles: tuple[str, ...]
+) -> dict[str, list[str]]:
+    """Parse repeated ``ROLE=VALUE`` options into role -> values."""
+    result: dict[str, list[str]] = {}
+    for item in values:
+        role, sep, value = item.partition("=")
+        if not sep or not value:
+            raise UsageError(f"{option} {item!r} is not ROLE=VALUE")
+        if role not in roles:
+            raise UsageError(
+                f"{option}: unknown role {role!r}", hint=f"choose one of {', '.join(roles)}"
+            )
+        result.setdefault(role, []).append(value)
+    return result
+
+
+def parse_int(value: str, option: str) -> int:
+    """An integer option value, or a usage error naming the option."""
+    try:
+        return int(value)
+    except ValueError as e:
+        raise UsageError(f"{option}: {value!r} is not a whole number") from e
+
+
+def _date(value: object) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value is not None else "-"
+
+
+def summary_lines(status: RoleStatus) -> list[str]:
+    """A human summary of one role's change, shown before signing."""
+    if status.removed:
+        return [f"{status.role}: removed"]
+    head = f"{status.role} v{status.version}"
+    if status.known_good_version:
+        head += f" (known good: v{status.known_good_version})"
+    else:
+        head += " (new)"
+    lines = [head]
+    lines.append(
+        f" * expires {_date(status.expires)} (currently {_date(status.known_good_expires)})"
+    )
+    if status.periods and status.periods != status.known_good_periods:
+        text = f" * expiry period {status.periods.expiry} days, signing period {status.periods.signing} days"
+        if status.known_good_periods:
+            old = status.known_good_periods
+            text += f" (was {old.expiry} / {old.signing})"
+        lines.append(text)
+    for d in status.delegation_changes:
+        if d.change is Change.REMOVED:
+            lines.append(f" * removed delegation {d.role}")
+            continue
+        text = f" * {'new' if d.change is Change.ADDED else 'changed'} delegation {d.role}: "
+        text += f"{', '.join(d.signers) or 'no signers yet'} ({d.threshold} required)"
+        if d.change is Change.MODIFIED:
+            text += f" (was: {', '.join(d.old_signers)} ({d.old_threshold} required))"
+        lines.append(text)
+    lines.extend(f" * {c.change.value} artifact '{c.path}'" for c in status.target_changes)
+    return lines
+
+
+def signer_count(status: RoleStatus) -> str:
+    """``1/2 (2/2)``: known-good root count first for root, as tuf-on-ci shows it."""
+    if status.signers is None:
+        return "0/?"
+    new = f"{len(status.signers.signed)}/{status.signers.threshold}"
+    if status.known_good_signers is not None:
+        kg = status.known_good_signers
+        return f"{len(kg.signed)}/{kg.threshold} ({new})"
+    return new
+
+
+def key_for_display(key: Key) -> str:
+    """How a key is named to users."""
+    return fields.key_label(key)
+
+
+remote_option = click.option(
+    "--remote",
+    default="origin",
+    show_default=True,
+    help="The remote whose main branch is known good.",
+)
+
+
+def checkout_known_good(app: App, remote: str) -> str | None:
+    """The known-good commit of the checked-out event: merge-base of HEAD and <remote>/main."""
+    git = app.git()
+    main = git.rev(f"refs/remotes/{remote}/main") or None
+    head = git.head()
+    if head is None:
+        raise GitStateError("this checkout has no commits yet")
+    if main is None:
+        raise GitStateError(
+            f"no {remote}/main to compare with",
+            hint=f"fetch it first: git fetch {remote} main (in CI: fetch-depth: 0)",
+        )
+    return git.merge_base(main, head)

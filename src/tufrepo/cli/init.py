@@ -1,0 +1,164 @@
+"""`tufrepo init EVENT`: create a new repository on a signing event."""
+
+from __future__ import annotations
+
+import click
+
+from tufrepo.cli.app import App, pass_app
+from tufrepo.cli.common import (
+    import_key,
+    key_option,
+    open_session,
+    parse_int,
+    parse_role_values,
+    push_option,
+    settings_for,
+    signer_provider,
+    summary_lines,
+    user_key,
+    user_option,
+)
+from tufrepo.constants import ONLINE_ROLES, ROOT, TARGETS, TIMESTAMP, TOP_LEVEL_ROLES
+from tufrepo.editing import RoleChange, init_repository, needs_user_key
+from tufrepo.errors import UsageError
+from tufrepo.fields import online_key
+from tufrepo.signing import sign_roles
+from tufrepo.status import role_status
+
+TEMPLATE_READMES = ("metadata/README.md", "targets/README.md")
+
+
+@click.command("init")
+@click.argument("event")
+@click.option(
+    "--signer",
+    "signer_opts",
+    multiple=True,
+    metavar="ROLE=@HANDLE",
+    help="A signer of root or targets (repeat; default: you).",
+)
+@click.option(
+    "--threshold",
+    "threshold_opts",
+    multiple=True,
+    metavar="ROLE=N",
+    help="Signatures required for root or targets (default 1).",
+)
+@click.option(
+    "--expiry",
+    "expiry_opts",
+    multiple=True,
+    metavar="ROLE=DAYS",
+    help="Expiry period of a role (defaults: root/targets/snapshot 365, timestamp 2).",
+)
+@click.option(
+    "--signing-period",
+    "signing_opts",
+    multiple=True,
+    metavar="ROLE=DAYS",
+    help="Days before expiry when re-signing starts (defaults: 60, timestamp 1).",
+)
+@click.option(
+    "--online-key",
+    "online_uri",
+    metavar="URI",
+    help="Signer URI of the online key for snapshot and timestamp; its public key "
+    "is imported now.",
+)
+@key_option
+@user_option
+@push_option
+@pass_app
+def init_command(
+    app: App,
+    event: str,
+    signer_opts: tuple[str, ...],
+    threshold_opts: tuple[str, ...],
+    expiry_opts: tuple[str, ...],
+    signing_opts: tuple[str, ...],
+    online_uri: str | None,
+    key_uri: str | None,
+    user: str | None,
+    push: bool,
+) -> None:
+    """Create a new TUF repository on the signing event EVENT (e.g. sign/init).
+
+    Root and targets are signed by you unless --signer says otherwise; other
+    handles are invited and accept with `repo-sign EVENT`. Snapshot and
+    timestamp are created later by `tufrepo online-sign` on main.
+
+    \b
+    Example:
+      tufrepo init sign/init --signer root=@alice --signer root=@bob \\
+          --threshold root=2 --online-key gcpkms:projects/p/.../cryptoKeyVersions/1
+    """
+    settings = settings_for(app, user)
+    me = settings.user_name
+    changes = _changes(signer_opts, threshold_opts, expiry_opts, signing_opts)
+    uri = online_uri or app.prompt(
+        "Online key URI for snapshot and timestamp", missing="--online-key URI"
+    )
+    changes.setdefault(TIMESTAMP, RoleChange()).online_key = online_key(import_key(app, uri), uri)
+
+    session = open_session(app, event, settings)
+    evt = session.event
+    my_key = user_key(app, key_uri) if needs_user_key(evt, changes, me) else None
+    result = init_repository(evt, changes, user=me, user_key=my_key)
+    for path in TEMPLATE_READMES:
+        session.store.delete(path)
+    session.commit("Initial root and targets")
+    app.say("Created root and targets.")
+    for handle, roles in sorted(result.invited.items()):
+        app.say(f"Invited {handle} to sign {', '.join(roles)}")
+
+    signed = []
+    for role in session.event.roles_needing_signature(me):
+        for line in summary_lines(role_status(session.event, role, [])):
+            app.say(line)
+        signed.append(role)
+    if signed:
+        sign_roles(session.event, me, signer_provider(app, settings, key_uri))
+        session.commit(f"Signature from {me}")
+        app.say(f"Signed {', '.join(signed)} as {me}.")
+    where = session.publish(push=push)
+    app.say(f"Pushed to {where}." if push else f"Saved as {where}; push it when ready.")
+    app.result(
+        {
+            "event": event,
+            "commit": session.base,
+            "signed": signed,
+            "invited": result.invited,
+            "pushed": push,
+        }
+    )
+
+
+def _changes(
+    signer_opts: tuple[str, ...],
+    threshold_opts: tuple[str, ...],
+    expiry_opts: tuple[str, ...],
+    signing_opts: tuple[str, ...],
+) -> dict[str, RoleChange]:
+    changes: dict[str, RoleChange] = {}
+    for role, handles in parse_role_values(signer_opts, "--signer", (ROOT, TARGETS)).items():
+        changes.setdefault(role, RoleChange()).signers = handles
+    for role, values in parse_role_values(threshold_opts, "--threshold", (ROOT, TARGETS)).items():
+        changes.setdefault(role, RoleChange()).threshold = _last_int(values, "--threshold")
+    for role, values in parse_role_values(expiry_opts, "--expiry", TOP_LEVEL_ROLES).items():
+        changes.setdefault(role, RoleChange()).expiry = _last_int(values, "--expiry")
+    for role, values in parse_role_values(
+        signing_opts, "--signing-period", TOP_LEVEL_ROLES
+    ).items():
+        changes.setdefault(role, RoleChange()).signing_period = _last_int(
+            values, "--signing-period"
+        )
+    for role in ONLINE_ROLES:
+        if role in changes and changes[role].signers:
+            raise UsageError(f"{role} is signed by the online key; --signer does not apply")
+    return changes
+
+
+def _last_int(values: list[str], option: str) -> int:
+    if len(values) > 1:
+        raise UsageError(f"{option} given more than once for the same role")
+    return parse_int(values[0], option)

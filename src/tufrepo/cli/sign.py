@@ -1,0 +1,79 @@
+"""`tufrepo sign EVENT` (also `repo-sign EVENT`): sign what you owe on a signing event."""
+
+from __future__ import annotations
+
+import click
+
+from tufrepo.cli.app import App, pass_app
+from tufrepo.cli.common import (
+    key_option,
+    open_session,
+    push_option,
+    settings_for,
+    signer_provider,
+    summary_lines,
+    user_key,
+    user_option,
+)
+from tufrepo.constants import ROOT
+from tufrepo.editing import accept_invites
+from tufrepo.errors import RejectedError
+from tufrepo.signing import sign_roles
+from tufrepo.status import role_status
+
+
+@click.command("sign")
+@click.argument("event")
+@key_option
+@user_option
+@push_option
+@pass_app
+def sign_command(app: App, event: str, key_uri: str | None, user: str | None, push: bool) -> None:
+    """Sign the signing event EVENT (e.g. sign/add-release).
+
+    Fetches EVENT from your pull remote, shows what changed in each role you
+    sign, accepts invitations (enrolling --key), signs, verifies each new
+    signature and pushes. Your branch and work tree are left as they are.
+    Trust this summary, not the pull request page.
+    """
+    settings = settings_for(app, user)
+    me = settings.user_name
+    session = open_session(app, event, settings)
+    evt = session.event
+    if not evt.repo.exists(ROOT):
+        raise RejectedError(
+            f"no TUF repository on {event}", hint="create one with `tufrepo init sign/init`"
+        )
+    accepted: list[str] = []
+    if evt.invites.roles_for(me):
+        roles = evt.invites.roles_for(me)
+        app.say(f"You have been invited to sign {', '.join(roles)}.")
+        accepted = accept_invites(evt, me, user_key(app, key_uri))
+        session.commit(f"{me} accepted invitation")
+    owed = session.event.roles_needing_signature(me)
+    if not owed:
+        app.say("Nothing to do." if not accepted else "")
+        if accepted:
+            where = session.publish(push=push)
+            app.say(f"Pushed to {where}." if push else f"Saved as {where}.")
+        app.result(
+            {"event": event, "signed": [], "accepted": accepted, "pushed": push and bool(accepted)}
+        )
+        return
+    for role in owed:
+        for line in summary_lines(role_status(session.event, role, [])):
+            app.say(line)
+    results = sign_roles(session.event, me, signer_provider(app, settings, key_uri))
+    session.commit(f"Signature from {me}")
+    app.say(f"Signed {', '.join(dict.fromkeys(r.role for r in results))} as {me}.")
+    where = session.publish(push=push)
+    app.say(f"Pushed to {where}." if push else f"Saved as {where}; push it when ready.")
+    app.result(
+        {
+            "event": event,
+            "signed": sorted({r.role for r in results}),
+            "accepted": accepted,
+            "commit": session.base,
+            "pushed": push,
+        }
+    )

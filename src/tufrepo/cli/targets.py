@@ -1,0 +1,59 @@
+"""`tufrepo update-targets`: regenerate targets metadata from the files under targets/."""
+
+from __future__ import annotations
+
+import click
+
+from tufrepo.cli.app import App, pass_app
+from tufrepo.cli.common import checkout_known_good, remote_option
+from tufrepo.constants import METADATA_DIR
+from tufrepo.errors import GitStateError, RejectedError
+from tufrepo.gitrepo import GitTreeStore
+from tufrepo.repository import TufRepository
+from tufrepo.store import WorktreeStore
+from tufrepo.targets import update_targets
+
+
+@click.command("update-targets")
+@click.option(
+    "--push/--no-push",
+    default=False,
+    show_default=True,
+    help="Push the commit to the checked-out branch on the remote.",
+)
+@remote_option
+@pass_app
+def update_targets_command(app: App, push: bool, remote: str) -> None:
+    """Rebuild targets metadata on the checked-out signing event (CI).
+
+    Every file under targets/ is listed in the targets role that owns it (the
+    first delegation whose paths match, else the top-level targets role).
+    Roles whose entries change get a new unsigned version (known good + 1),
+    committed to the branch. `--json` says which roles changed.
+    """
+    git = app.git()
+    if git.is_dirty([METADATA_DIR]):
+        raise RejectedError("metadata/ has uncommitted changes", hint="commit or stash them first")
+    known_good = checkout_known_good(app, remote)
+    store = WorktreeStore(git.top)
+    repo = TufRepository(
+        store, now=app.now(), known_good=GitTreeStore(git, known_good) if known_good else None
+    )
+    if not repo.exists("root"):
+        app.say("No repository yet (metadata/root.json is missing): nothing to do.")
+        app.result({"changed": False, "roles": []})
+        return
+    changed = update_targets(repo, store)
+    if not changed:
+        app.say("Targets metadata is up to date.")
+        app.result({"changed": False, "roles": []})
+        return
+    sha = git.commit_worktree([METADATA_DIR], f"Update targets metadata for {', '.join(changed)}")
+    app.say(f"Committed metadata changes for role(s) {', '.join(changed)}.")
+    if push:
+        branch = git.current_branch()
+        if branch is None or sha is None:
+            raise GitStateError("HEAD is detached; cannot tell which branch to push")
+        git.push(remote, sha, branch)
+        app.say(f"Pushed to {remote}/{branch}.")
+    app.result({"changed": True, "roles": changed, "commit": sha, "pushed": push})

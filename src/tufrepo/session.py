@@ -1,0 +1,143 @@
+"""Working on a signing-event branch without checking it out.
+
+An :class:`EventSession` fetches the pull remote, picks the event's tip (or
+main, for a new event), reads it through git objects, collects edits in an
+in-memory overlay, and commits them on top of the tip with a temporary index.
+The user's current branch, work tree and untracked files are never touched.
+Publishing is a push of the new commit to ``refs/heads/<event>`` on the push
+remote, or with ``push=False`` a local branch ``<event>``.
+
+Not for: deciding what to edit or sign (commands do), prompting.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tufrepo.constants import EVENT_BRANCH_PREFIX, MAIN_BRANCH
+from tufrepo.errors import GitStateError, UsageError
+from tufrepo.event import SigningEvent
+from tufrepo.gitrepo import GitRepo, GitTreeStore
+from tufrepo.store import OverlayStore
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+
+def check_event_name(event: str) -> None:
+    """Event branches are ``sign/<name>``.
+
+    Raises:
+        UsageError: the name does not start with ``sign/`` or is not a valid ref.
+    """
+    name = event[len(EVENT_BRANCH_PREFIX) :]
+    if (
+        not event.startswith(EVENT_BRANCH_PREFIX)
+        or not name
+        or any(c in event for c in " ~^:?*[\\")
+        or ".." in event
+        or event.endswith((".lock", "/", "."))
+        or "//" in event
+        or "@{" in event
+    ):
+        raise UsageError(
+            f"'{event}' is not a signing-event branch name",
+            hint="signing events are branches named sign/<something>, e.g. sign/add-release",
+        )
+
+
+class EventSession:
+    """One command's work on an event branch.
+
+    Args:
+        git: the user's checkout.
+        event_name: ``sign/<name>``.
+        pull_remote: where the event and main are fetched from.
+        push_remote: where the event is pushed to.
+        now: the current time.
+        fetch: fetch the pull remote first (False for tests working offline).
+    """
+
+    def __init__(
+        self,
+        git: GitRepo,
+        event_name: str,
+        *,
+        pull_remote: str,
+        push_remote: str,
+        now: datetime,
+        fetch: bool = True,
+    ) -> None:
+        check_event_name(event_name)
+        self.git = git
+        self.name = event_name
+        self.pull_remote = pull_remote
+        self.push_remote = push_remote
+        self.now = now
+        if fetch:
+            git.fetch(pull_remote)
+        self.main = git.rev(f"refs/remotes/{pull_remote}/{MAIN_BRANCH}")
+        if self.main is None:
+            raise GitStateError(
+                f"{pull_remote} has no {MAIN_BRANCH} branch",
+                hint=f"push an initial commit to {MAIN_BRANCH} first",
+            )
+        self.base, self.is_new = self._pick_base()
+        self._start = self.base
+        self.known_good_rev = git.merge_base(self.main, self.base)
+        self._load()
+
+    def _pick_base(self) -> tuple[str, bool]:
+        remote = self.git.rev(f"refs/remotes/{self.pull_remote}/{self.name}")
+        local = self.git.rev(f"refs/heads/{self.name}")
+        if local and remote and local != remote:
+            if self.git.is_ancestor(remote, local):
+                return local, False  # unpushed local work (--no-push) on top of the remote
+            if not self.git.is_ancestor(local, remote):
+                raise GitStateError(
+                    f"local branch {self.name} and {self.pull_remote}/{self.name} have diverged",
+                    hint=f"delete or reset the local branch: git branch -D {self.name}",
+                )
+        if remote:
+            return remote, False
+        if local:
+            return local, False
+        assert self.main is not None  # noqa: S101 - checked in __init__
+        return self.main, True
+
+    def _load(self) -> None:
+        self.store = OverlayStore(GitTreeStore(self.git, self.base))
+        known_good = GitTreeStore(self.git, self.known_good_rev) if self.known_good_rev else None
+        self.event = SigningEvent(self.store, known_good, now=self.now)
+
+    @property
+    def short_base(self) -> str:
+        """The event tip's short sha."""
+        return self.base[:7]
+
+    def commit(self, message: str) -> str | None:
+        """Commit the overlay's changes on top of the event tip; None when nothing changed."""
+        changes = self.store.effective_changes()
+        if not changes:
+            return None
+        sha = self.git.commit_changes(self.base, changes, message)
+        self.base = sha
+        self._load()
+        return sha
+
+    @property
+    def changed_since_start(self) -> bool:
+        """True when this session committed something."""
+        return self.base != self._start
+
+    def publish(self, *, push: bool) -> str:
+        """Push the event tip to the push remote, or store it as a local branch.
+
+        Returns:
+            Where the event went, for the user ("origin/sign/x" or "local branch sign/x").
+        """
+        if push:
+            self.git.push(self.push_remote, self.base, self.name)
+            return f"{self.push_remote}/{self.name}"
+        self.git.set_branch(self.name, self.base)
+        return f"local branch {self.name}"

@@ -1,0 +1,59 @@
+"""Offline signing by one user: which roles they owe, and signing them.
+
+Not for: choosing or loading the user's key (a ``signer_for`` callable comes
+in from the CLI), git, printing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tufrepo import fields
+from tufrepo.repository import verifies
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from securesystemslib.signer import Key, Signer
+
+    from tufrepo.event import SigningEvent
+
+
+@dataclass(frozen=True)
+class SignResult:
+    """One signature made: the role and the key that signed it."""
+
+    role: str
+    keyid: str
+
+
+def sign_roles(
+    event: SigningEvent, handle: str, signer_for: Callable[[Key], Signer]
+) -> list[SignResult]:
+    """Sign every changed role where ``handle`` owes a signature.
+
+    For root during a rotation this includes keys the user holds in the
+    known-good root.  Each signature is verified against the expected public
+    key before it is stored (see ``TufRepository.add_signature``).
+
+    Raises:
+        SignerUnavailableError: a signer could not be loaded or produced a
+            signature that does not verify.
+    """
+    results = []
+    for role in event.roles_needing_signature(handle):
+        for key in event.repo.expected_keys(role).values():
+            if fields.keyowner(key) != handle:
+                continue
+            md = event.repo.read(role)
+            sig = md.signatures.get(key.keyid) if md else None
+            if (
+                md is not None
+                and sig is not None
+                and verifies(key, sig.signature, md.signed_bytes)
+            ):
+                continue
+            event.repo.add_signature(role, signer_for(key))
+            results.append(SignResult(role, key.keyid))
+    return results
