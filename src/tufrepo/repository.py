@@ -18,6 +18,7 @@ Not for: git, signer lookup (a ``signer_for`` callable is injected), printing.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -93,16 +94,16 @@ def role_type(role: str) -> str:
 
 
 def new_signed(role: str) -> Signed:
-    """Empty metadata of the role's type, version 0 (close() makes it 1)."""
+    """Empty metadata of the role's type (close() sets its version)."""
     signed: Signed
     if role == ROOT:
-        signed = Root(version=0, consistent_snapshot=True, spec_version=SPEC_VERSION)
+        signed = Root(consistent_snapshot=True, spec_version=SPEC_VERSION)
     elif role == SNAPSHOT:
-        signed = Snapshot(version=0, spec_version=SPEC_VERSION)
+        signed = Snapshot(spec_version=SPEC_VERSION)
     elif role == TIMESTAMP:
-        signed = Timestamp(version=0, spec_version=SPEC_VERSION)
+        signed = Timestamp(spec_version=SPEC_VERSION)
     else:
-        signed = Targets(version=0, spec_version=SPEC_VERSION)
+        signed = Targets(spec_version=SPEC_VERSION)
     return signed
 
 
@@ -150,8 +151,9 @@ class TufRepository(Repository):
                 None if data is None else parse_metadata(data, path, role_type(role))
             )
         md = self._cache[role]
-        # Callers may edit what they get: hand out copies, keep the parsed original.
-        return None if md is None else Metadata.from_dict(md.to_dict())
+        # Callers may edit what they get: hand out deep copies (to_dict/from_dict
+        # would share lists such as keyids with the cached original).
+        return None if md is None else copy.deepcopy(md)
 
     def read_known_good(self, role: str) -> Metadata[Any] | None:
         """The role's known-good metadata, or None (new role or new repository)."""
@@ -170,7 +172,7 @@ class TufRepository(Repository):
         return self.store.read(layout.role_path(role)) is not None
 
     def open(self, role: str) -> Metadata[Any]:
-        """The role's metadata for editing; new (version 0) when it does not exist."""
+        """The role's metadata for editing; new when it does not exist."""
         md = self.read(role)
         return md if md is not None else Metadata(new_signed(role))
 
@@ -264,7 +266,7 @@ class TufRepository(Repository):
         self.store.write(layout.role_path(role), data)
         if role == ROOT:
             self.store.write(layout.root_history_path(md.signed.version), data)
-        self._cache[role] = Metadata.from_dict(md.to_dict())
+        self._cache[role] = copy.deepcopy(md)
 
     def delete(self, role: str) -> None:
         """Remove a delegated role's metadata file."""
@@ -292,7 +294,7 @@ class TufRepository(Repository):
         periods = fields.get_periods(root, role, md.signed)
         md.signed.expires = self.now + timedelta(days=periods.expiry)
         if role == ROOT:
-            self._cache[ROOT] = Metadata.from_dict(md.to_dict())  # expected keys from new root
+            self._cache[ROOT] = copy.deepcopy(md)  # expected keys from new root
         md.signatures.clear()
         for keyid in sorted(self.expected_keys(role)):
             md.signatures[keyid] = Signature(keyid, "")
@@ -321,7 +323,8 @@ class TufRepository(Repository):
 
     def _close_online(self, role: str, md: Metadata[Any]) -> None:
         root = self.root()
-        md.signed.version += 1
+        current = self.read(role)
+        md.signed.version = current.signed.version + 1 if current is not None else 1
         periods = fields.get_periods(root, role, None)
         md.signed.expires = self.now + timedelta(days=periods.expiry)
         md.signatures.clear()

@@ -10,7 +10,8 @@ from tufrepo import fields, signers
 from tufrepo.errors import GitStateError, SignerUnavailableError, UsageError
 from tufrepo.session import EventSession
 from tufrepo.settings import Settings, load_settings
-from tufrepo.status import Change, RoleStatus
+from tufrepo.signing import sign_roles
+from tufrepo.status import Change, RoleStatus, role_status
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -214,3 +215,36 @@ def checkout_known_good(app: App, remote: str) -> str | None:
             hint=f"fetch it first: git fetch {remote} main (in CI: fetch-depth: 0)",
         )
     return git.merge_base(main, head)
+
+
+def sign_what_i_owe(
+    app: App, session: EventSession, settings: Settings, key_uri: str | None
+) -> list[str]:
+    """After an edit, sign the roles the user owes, when a key is at hand.
+
+    Without --key, a [signing-keys] entry or a terminal to ask on, the change
+    is still published and the user is told how to sign it later.
+    """
+    me = settings.user_name
+    owed = session.event.roles_needing_signature(me)
+    if not owed:
+        return []
+    keyids = {
+        k.keyid
+        for role in owed
+        for k in session.event.repo.expected_keys(role).values()
+        if fields.keyowner(k) == me
+    }
+    if not (key_uri or app.interactive or keyids <= settings.signing_keys.keys()):
+        app.warn(
+            f"not signing {', '.join(owed)}: no key given; sign later with "
+            f"`repo-sign {session.name} --key URI`"
+        )
+        return []
+    for role in owed:
+        for line in summary_lines(role_status(session.event, role, [])):
+            app.say(line)
+    sign_roles(session.event, me, signer_provider(app, settings, key_uri))
+    session.commit(f"Signature from {me}")
+    app.say(f"Signed {', '.join(owed)} as {me}.")
+    return owed

@@ -11,8 +11,7 @@ from tufrepo.cli.common import (
     open_session,
     push_option,
     settings_for,
-    signer_provider,
-    summary_lines,
+    sign_what_i_owe,
     user_key,
     user_option,
 )
@@ -20,8 +19,6 @@ from tufrepo.constants import DELEGATION_DEPTH
 from tufrepo.editing import RoleChange, configure_role, needs_user_key, remove_delegation
 from tufrepo.errors import UsageError
 from tufrepo.fields import online_key
-from tufrepo.signing import sign_roles
-from tufrepo.status import role_status
 
 
 @click.command("delegate")
@@ -148,14 +145,7 @@ def delegate_command(
         return
     for handle, invited_roles in sorted(invited.items()):
         app.say(f"Invited {handle} to sign {', '.join(invited_roles)}")
-    signed = session.event.roles_needing_signature(me)
-    for role in signed:
-        for line in summary_lines(role_status(session.event, role, [])):
-            app.say(line)
-    if signed:
-        sign_roles(session.event, me, signer_provider(app, settings, key_uri))
-        session.commit(f"Signature from {me}")
-        app.say(f"Signed {', '.join(signed)} as {me}.")
+    signed = sign_what_i_owe(app, session, settings, key_uri)
     where = session.publish(push=push)
     app.say(f"Pushed to {where}." if push else f"Saved as {where}; push it when ready.")
     app.result(

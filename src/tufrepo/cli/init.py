@@ -13,8 +13,7 @@ from tufrepo.cli.common import (
     parse_role_values,
     push_option,
     settings_for,
-    signer_provider,
-    summary_lines,
+    sign_what_i_owe,
     user_key,
     user_option,
 )
@@ -22,8 +21,6 @@ from tufrepo.constants import ONLINE_ROLES, ROOT, TARGETS, TIMESTAMP, TOP_LEVEL_
 from tufrepo.editing import RoleChange, init_repository, needs_user_key
 from tufrepo.errors import UsageError
 from tufrepo.fields import online_key
-from tufrepo.signing import sign_roles
-from tufrepo.status import role_status
 
 TEMPLATE_READMES = ("metadata/README.md", "targets/README.md")
 
@@ -95,6 +92,9 @@ def init_command(
     settings = settings_for(app, user)
     me = settings.user_name
     changes = _changes(signer_opts, threshold_opts, expiry_opts, signing_opts)
+    for role in (ROOT, TARGETS):  # default signer: the invoking user
+        change = changes.setdefault(role, RoleChange())
+        change.signers = change.signers or [me]
     uri = online_uri or app.prompt(
         "Online key URI for snapshot and timestamp", missing="--online-key URI"
     )
@@ -111,15 +111,7 @@ def init_command(
     for handle, roles in sorted(result.invited.items()):
         app.say(f"Invited {handle} to sign {', '.join(roles)}")
 
-    signed = []
-    for role in session.event.roles_needing_signature(me):
-        for line in summary_lines(role_status(session.event, role, [])):
-            app.say(line)
-        signed.append(role)
-    if signed:
-        sign_roles(session.event, me, signer_provider(app, settings, key_uri))
-        session.commit(f"Signature from {me}")
-        app.say(f"Signed {', '.join(signed)} as {me}.")
+    signed = sign_what_i_owe(app, session, settings, key_uri)
     where = session.publish(push=push)
     app.say(f"Pushed to {where}." if push else f"Saved as {where}; push it when ready.")
     app.result(
