@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from conftest import World, git, init_repo, out
 
 
-def metadata(clone: Path, ref: str, role: str) -> dict:
-    return json.loads(git(clone, "show", f"{ref}:metadata/{role}.json"))
+def metadata(clone: Path, ref: str, role: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(git(clone, "show", f"{ref}:metadata/{role}.json"))
+    return data
 
 
 def test_init_sign_and_merge(world: World) -> None:

@@ -61,6 +61,11 @@ class EditResult:
     invited: dict[str, list[str]] = field(default_factory=dict)
 
 
+def _given(value: int | None, default: int) -> int:
+    """``value`` unless it was not given (0 is given, and then rejected by the checks)."""
+    return default if value is None else value
+
+
 def default_paths(role: str) -> list[str]:
     """Patterns ``ROLE/*``, ``ROLE/*/*``, … down to DELEGATION_DEPTH levels."""
     return [role + "/*" * depth for depth in range(1, DELEGATION_DEPTH + 1)]
@@ -175,7 +180,7 @@ def init_repository(
             change = changes.get(role, RoleChange())
             handles = change.signers or [user]
             keys, invites = _resolve_signers(event, handles, user, user_key)
-            threshold = change.threshold or 1
+            threshold = _given(change.threshold, 1)
             _check_threshold(role, threshold, len(keys) + len(invites))
             if not keys and not invites:
                 raise UsageError(f"{role} needs at least one signer")
@@ -186,20 +191,20 @@ def init_repository(
         for role in ONLINE_ROLES:
             change = changes.get(role, RoleChange())
             expiry, signing = DEFAULT_PERIODS[role]
-            expiry = change.expiry or expiry
-            signing = change.signing_period or signing
+            expiry = _given(change.expiry, expiry)
+            signing = _given(change.signing_period, signing)
             _check_periods(role, expiry, signing)
             _set_keys(root, role, [online], 1)
             fields.set_periods(root, role, None, fields.Periods(expiry, signing))
         root_change = changes.get(ROOT, RoleChange())
-        expiry = root_change.expiry or DEFAULT_PERIODS[ROOT][0]
-        signing = root_change.signing_period or DEFAULT_PERIODS[ROOT][1]
+        expiry = _given(root_change.expiry, DEFAULT_PERIODS[ROOT][0])
+        signing = _given(root_change.signing_period, DEFAULT_PERIODS[ROOT][1])
         _check_periods(ROOT, expiry, signing)
         fields.set_periods(root, ROOT, root, fields.Periods(expiry, signing))
     with repo.edit_targets() as targets:
         change = changes.get(TARGETS, RoleChange())
-        expiry = change.expiry or DEFAULT_PERIODS[TARGETS][0]
-        signing = change.signing_period or DEFAULT_PERIODS[TARGETS][1]
+        expiry = _given(change.expiry, DEFAULT_PERIODS[TARGETS][0])
+        signing = _given(change.signing_period, DEFAULT_PERIODS[TARGETS][1])
         _check_periods(TARGETS, expiry, signing)
         fields.set_periods(repo.root(), TARGETS, targets, fields.Periods(expiry, signing))
     event.save_invites()
@@ -229,7 +234,12 @@ def configure_role(
 
 
 def _configure_online(event: SigningEvent, role: str, change: RoleChange) -> EditResult:
-    if change.signers or change.threshold or change.paths or change.terminating is not None:
+    if (
+        change.signers
+        or change.threshold is not None
+        or change.paths
+        or change.terminating is not None
+    ):
         raise UsageError(
             f"{role} is signed online: only --online-key, --expiry and --signing-period apply"
         )
@@ -237,7 +247,7 @@ def _configure_online(event: SigningEvent, role: str, change: RoleChange) -> Edi
     with repo.edit_root() as root:
         current = fields.get_periods(root, role, None)
         periods = fields.Periods(
-            change.expiry or current.expiry, change.signing_period or current.signing
+            _given(change.expiry, current.expiry), _given(change.signing_period, current.signing)
         )
         _check_periods(role, periods.expiry, periods.signing)
         fields.set_periods(root, role, None, periods)
@@ -262,7 +272,7 @@ def _configure_top_level(
         current = root.get_delegated_role(role)
         if change.signers is not None:
             keys, invites = _resolve_signers(event, change.signers, user, user_key)
-            threshold = change.threshold or min(current.threshold, len(keys) + len(invites))
+            threshold = _given(change.threshold, min(current.threshold, len(keys) + len(invites)))
             _check_threshold(role, threshold, len(keys) + len(invites))
             before = (sorted(current.keyids), current.threshold)
             _set_keys(root, role, keys, threshold)
@@ -294,7 +304,7 @@ def _apply_periods(root: Root, role: str, signed: Root | Targets, change: RoleCh
         return
     current = fields.get_periods(root, role, signed)
     periods = fields.Periods(
-        change.expiry or current.expiry, change.signing_period or current.signing
+        _given(change.expiry, current.expiry), _given(change.signing_period, current.signing)
     )
     _check_periods(role, periods.expiry, periods.signing)
     fields.set_periods(root, role, signed, periods)
@@ -318,9 +328,9 @@ def _configure_delegated(
         delegation_changed = _edit_delegation(event, targets, role, change, user, user_key, result)
     md = repo.open(role)
     current = fields.get_periods(repo.root(), role, md.signed) if existed else None
-    expiry = change.expiry or (current.expiry if current else DELEGATED_DEFAULT_PERIODS[0])
-    signing = change.signing_period or (
-        current.signing if current else DELEGATED_DEFAULT_PERIODS[1]
+    expiry = _given(change.expiry, current.expiry if current else DELEGATED_DEFAULT_PERIODS[0])
+    signing = _given(
+        change.signing_period, current.signing if current else DELEGATED_DEFAULT_PERIODS[1]
     )
     _check_periods(role, expiry, signing)
     fields.set_periods(repo.root(), role, md.signed, fields.Periods(expiry, signing))
@@ -367,7 +377,7 @@ def _edit_delegation(
         handles = change.signers if change.signers is not None else [user]
         keys, invites = _resolve_signers(event, handles, user, user_key)
         count = len(keys) + len(invites)
-        threshold = change.threshold or min(delegated.threshold, count) or 1
+        threshold = _given(change.threshold, min(delegated.threshold, count) or 1)
         _check_threshold(role, threshold, count)
         _set_keys(targets, role, keys, threshold)
         event.invites.drop_role(role)
