@@ -29,7 +29,13 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 _CREDENTIALS = re.compile(r"(\w+://)[^/@\s]+@")
-_REJECTED = ("non-fast-forward", "fetch first", "[rejected]", "stale info", "cannot lock ref")
+_REJECTED = (
+    "non-fast-forward",
+    "fetch first",
+    "[rejected]",
+    "stale info",
+    "Updates were rejected",
+)
 _MODE_FILE = (0o100644, 0o100755)
 
 
@@ -196,8 +202,10 @@ class GitRepo:
         return self.remote_url(remote) is not None
 
     def is_dirty(self, paths: list[str]) -> bool:
-        """True when the work tree or index has changes under ``paths``."""
-        return bool(self._git("status", "--porcelain", "--", *paths).strip())
+        """True when tracked files under ``paths`` (all, if empty) have uncommitted changes."""
+        return bool(
+            self._git("status", "--porcelain", "--untracked-files=no", "--", *paths).strip()
+        )
 
     # --- remotes ----------------------------------------------------------------
 
@@ -228,7 +236,7 @@ class GitRepo:
             )
         except GitCommandError as e:
             text = _error_text(e)
-            if any(marker in text for marker in _REJECTED):
+            if any(marker in f"{text} {e.stdout}" for marker in _REJECTED):
                 raise PushRejectedError(
                     f"push of {branch} to {remote} was refused: the branch moved",
                     hint="someone pushed in the meantime; run the command again",

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from tufrepo.cli.delegate import delegate_command
 from tufrepo.cli.init import init_command
+from tufrepo.cli.online import bump_expiring_command, online_sign_command
 from tufrepo.cli.sign import sign_command
 from tufrepo.cli.status import status_command
 from tufrepo.cli.targets import update_targets_command
@@ -19,4 +20,6 @@ ALL: list[click.Command] = [
     sign_command,
     update_targets_command,
     status_command,
+    bump_expiring_command,
+    online_sign_command,
 ]

@@ -1,0 +1,147 @@
+"""online-sign and bump-expiring on main, with time moved through --now."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conftest import World, git, init_repo, out, run
+
+
+def md(world: World, role: str, ref: str = "origin/main") -> dict[str, Any]:
+    git(world.ci, "fetch", "-q")
+    data: dict[str, Any] = json.loads(git(world.ci, "show", f"{ref}:metadata/{role}.json"))
+    return data
+
+
+def online_sign(world: World, *args: str) -> tuple[int, dict[str, Any]]:
+    result = world.ci_run("--json", "online-sign", "--push", *args)
+    assert result.exit_code in (0, 4), out(result)
+    return result.exit_code, json.loads(
+        result.stdout.splitlines()[0]
+    ) if result.exit_code == 0 else {}
+
+
+def test_first_online_sign_and_a_no_op_second_run(world: World) -> None:
+    alice = world.user("alice")
+    init_repo(world, alice)
+    world.merge("sign/init")
+    code, result = online_sign(world)
+    assert code == 0
+    assert result["signed"] == ["snapshot", "timestamp"]
+    snapshot = md(world, "snapshot")["signed"]
+    assert snapshot["version"] == 1
+    assert snapshot["meta"] == {"targets.json": {"version": 1}}
+    assert snapshot["expires"] == "2027-11-25T12:00:00Z"
+    timestamp = md(world, "timestamp")["signed"]
+    assert timestamp["expires"] == "2026-11-27T12:00:00Z"
+    assert timestamp["meta"] == {"snapshot.json": {"version": 1}}
+
+    code, result = online_sign(world)
+    assert code == 0
+    assert result == {"signed": [], "snapshot": None, "timestamp": None}
+
+
+def test_online_roles_are_refreshed_in_their_signing_periods(world: World) -> None:
+    alice = world.user("alice")
+    init_repo(world, alice, "--expiry", "snapshot=10", "--signing-period", "snapshot=4")
+    world.merge("sign/init")
+    online_sign(world)
+    world.tick(11)
+    assert online_sign(world)[1]["signed"] == ["snapshot", "timestamp"]
+    assert md(world, "snapshot")["signed"]["version"] == 2
+    assert md(world, "snapshot")["signed"]["expires"] == "2026-12-16T12:00:00Z"
+    world.tick(2)
+    assert online_sign(world)[1]["signed"] == ["timestamp"]
+    assert md(world, "timestamp")["signed"]["version"] == 3
+    assert md(world, "timestamp")["signed"]["expires"] == "2026-12-10T12:00:00Z"
+    assert md(world, "snapshot")["signed"]["version"] == 2
+
+
+def test_a_merged_targets_change_gets_a_new_snapshot(world: World) -> None:
+    alice = world.user("alice")
+    init_repo(world, alice)
+    world.merge("sign/init")
+    online_sign(world)
+    assert (
+        alice.tufrepo("delegate", "sign/deleg", "releases", "--key", alice.key_uri).exit_code == 0
+    )
+    world.merge("sign/deleg")
+    assert online_sign(world)[1]["signed"] == ["snapshot", "timestamp"]
+    assert md(world, "snapshot")["signed"]["meta"] == {
+        "releases.json": {"version": 1},
+        "targets.json": {"version": 2},
+    }
+
+
+def test_online_sign_refuses_an_unsigned_targets_role_on_main(world: World) -> None:
+    alice = world.user("alice")
+    bob = world.user("bob")
+    init_repo(world, alice)
+    world.merge("sign/init")
+    online_sign(world)
+    # bob (not a signer) changes targets' expiry period; merged without alice's signature
+    assert bob.tufrepo("delegate", "sign/sneaky", "targets", "--expiry", "100").exit_code == 0
+    world.merge("sign/sneaky")
+    result = world.ci_run("online-sign", "--push")
+    assert result.exit_code == 4
+    assert "error: targets is not signed by its threshold of keys on main" in out(result)
+    assert md(world, "timestamp")["signed"]["version"] == 1
+
+
+def test_online_sign_survives_a_concurrent_push_to_main(world: World) -> None:
+    alice = world.user("alice")
+    init_repo(world, alice)
+    world.merge("sign/init")
+    online_sign(world)
+    world.tick(1.5)  # timestamp enters its signing period
+    git(world.ci, "fetch", "-q")
+    git(world.ci, "checkout", "-q", "-B", "main", "origin/main")
+    # someone else lands a commit on main after CI checked out
+    git(alice.clone, "pull", "-q", "origin", "main")
+    (alice.clone / "README.md").write_text("changed meanwhile\n")
+    git(alice.clone, "commit", "-q", "-a", "-m", "Concurrent change")
+    git(alice.clone, "push", "-q", "origin", "main")
+
+    result = run("-C", str(world.ci), "--json", "online-sign", "--push", now=world.now)
+    assert result.exit_code == 0, out(result)
+    assert "origin/main moved; signing again on top of it" in out(result)
+    log = git(world.ci, "log", "--format=%s", "origin/main", "-3").splitlines()
+    assert log[:2] == ["Online sign (timestamp)", "Concurrent change"]
+    assert md(world, "timestamp")["signed"]["version"] == 2
+
+
+def test_bump_expiring_opens_events_once(world: World) -> None:
+    alice = world.user("alice")
+    init_repo(
+        world, alice, "--expiry", "root=7", "--signing-period", "root=6",
+        "--expiry", "targets=7", "--signing-period", "targets=6",
+    )  # fmt: skip
+    world.merge("sign/init")
+    online_sign(world)
+    result = world.ci_run("--json", "bump-expiring", "--push")
+    assert json.loads(result.stdout.splitlines()[0]) == {"events": []}
+
+    world.tick(2)
+    result = world.ci_run("--json", "bump-expiring", "--push")
+    assert result.exit_code == 0, out(result)
+    assert json.loads(result.stdout.splitlines()[0]) == {
+        "events": ["sign/root-v2", "sign/targets-v2"]
+    }
+    result = world.ci_run("--json", "bump-expiring", "--push")
+    assert json.loads(result.stdout.splitlines()[0]) == {"events": []}, (
+        "second run must be a no-op"
+    )
+
+    for event in ("sign/root-v2", "sign/targets-v2"):
+        assert world.status(event)[0] == 3
+        assert alice.sign(event).exit_code == 0
+        assert world.status(event)[0] == 0
+        world.merge(event)
+        online_sign(world)
+    assert md(world, "root")["signed"]["version"] == 2
+    assert md(world, "targets")["signed"]["expires"] == "2026-12-04T12:00:00Z"
+    assert md(world, "snapshot")["signed"]["meta"] == {"targets.json": {"version": 2}}
+    result = world.ci_run("--json", "bump-expiring", "--push")
+    assert json.loads(result.stdout.splitlines()[0]) == {"events": []}
+    assert "sign/root-v3" not in git(world.origin, "branch", "--list")
