@@ -10,6 +10,7 @@ from tufrepo.cli.online import bump_expiring_command, online_sign_command
 from tufrepo.cli.sign import sign_command
 from tufrepo.cli.status import status_command
 from tufrepo.cli.targets import update_targets_command
+from tufrepo.cli.verify import verify_command
 
 if TYPE_CHECKING:
     import click
@@ -22,4 +23,5 @@ ALL: list[click.Command] = [
     status_command,
     bump_expiring_command,
     online_sign_command,
+    verify_command,
 ]
