@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ import click
 
 from tufrepo import __version__
 from tufrepo.cli.app import App
+from tufrepo.cli.commands import COMMANDS
 from tufrepo.errors import ExitCode, TufRepoError
 
 
@@ -28,7 +30,17 @@ class _Group(click.Group):
     """The root group: keeps --help in listing order and maps errors to exit codes."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: ARG002
-        return list(self.commands)
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:  # noqa: ARG002
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        return command
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -108,17 +120,6 @@ def cli(
     )
     ctx.obj = app
     ctx.call_on_close(app.close)
-
-
-def _register() -> None:
-    # One module per command; imported here so `tufrepo --help` lists them in order.
-    from tufrepo.cli import commands  # noqa: PLC0415
-
-    for command in commands.ALL:
-        cli.add_command(command)
-
-
-_register()
 
 
 def main() -> None:

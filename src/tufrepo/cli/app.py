@@ -13,12 +13,14 @@ import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tufrepo.errors import UsageError
-from tufrepo.gitrepo import GitRepo
+
+if TYPE_CHECKING:
+    from tufrepo.gitrepo import GitRepo
 
 
 @dataclass
@@ -54,6 +56,8 @@ class App:
     def git(self) -> GitRepo:
         """The git checkout the command works on (-C DIR or the working directory)."""
         if self._git is None:
+            from tufrepo.gitrepo import GitRepo  # noqa: PLC0415 - GitPython loads only when needed
+
             self._git = GitRepo.discover(self.repo_dir or Path.cwd())
         return self._git
 

@@ -1,27 +1,18 @@
-"""The list of commands, in the order ``tufrepo --help`` shows them."""
+"""The commands, in the order ``tufrepo --help`` shows them, imported only when used.
+
+Each entry maps a command name to ``module:attribute``; loading lazily keeps
+``tufrepo --version`` and ``--help`` of one command fast.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from tufrepo.cli.delegate import delegate_command
-from tufrepo.cli.init import init_command
-from tufrepo.cli.online import bump_expiring_command, online_sign_command
-from tufrepo.cli.sign import sign_command
-from tufrepo.cli.status import status_command
-from tufrepo.cli.targets import update_targets_command
-from tufrepo.cli.verify import verify_command
-
-if TYPE_CHECKING:
-    import click
-
-ALL: list[click.Command] = [
-    init_command,
-    delegate_command,
-    sign_command,
-    update_targets_command,
-    status_command,
-    bump_expiring_command,
-    online_sign_command,
-    verify_command,
-]
+COMMANDS: dict[str, str] = {
+    "init": "tufrepo.cli.init:init_command",
+    "delegate": "tufrepo.cli.delegate:delegate_command",
+    "sign": "tufrepo.cli.sign:sign_command",
+    "update-targets": "tufrepo.cli.targets:update_targets_command",
+    "status": "tufrepo.cli.status:status_command",
+    "bump-expiring": "tufrepo.cli.online:bump_expiring_command",
+    "online-sign": "tufrepo.cli.online:online_sign_command",
+    "verify": "tufrepo.cli.verify:verify_command",
+}
