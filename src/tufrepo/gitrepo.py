@@ -37,6 +37,7 @@ _REJECTED = (
     "Updates were rejected",
 )
 _MODE_FILE = (0o100644, 0o100755)
+_NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0"}  # fail instead of asking for a password
 
 
 def redact(text: str) -> str:
@@ -83,6 +84,33 @@ class GitRepo:
             raise GitStateError(f"{path} is a bare git repository, not a checkout")
         return cls(Path(top))
 
+    @classmethod
+    def clone_shallow(cls, url: str, path: Path, *, depth: int = 1) -> GitRepo:
+        """Clone ``url`` into ``path`` with little history (for one-off jobs such as open-event).
+
+        Raises:
+            GitStateError: the clone failed (the URL's credentials are never shown).
+        """
+        try:
+            git.Repo.clone_from(
+                url, path, depth=depth, no_single_branch=True, env=_NO_PROMPT
+            ).close()
+        except GitCommandError as e:
+            raise GitStateError(
+                f"cannot clone {redact(url)}: {_error_text(e)}",
+                hint="check the URL and that the token in it (or the credential helper) may read it",
+            ) from e
+        return cls(path)
+
+    def is_shallow(self) -> bool:
+        """True for a shallow clone (history cut off)."""
+        return self._git("rev-parse", "--is-shallow-repository").strip() == "true"
+
+    def unshallow(self, remote: str) -> None:
+        """Fetch the whole history of a shallow clone."""
+        if self.is_shallow():
+            self._git("fetch", "--quiet", "--unshallow", remote)
+
     def close(self) -> None:
         """Release GitPython's helper processes."""
         self._repo.close()
@@ -109,7 +137,7 @@ class GitRepo:
 
     def _identity_env(self) -> dict[str, str]:
         """Use the configured identity; where none is configured (CI), use the bot's."""
-        env: dict[str, str] = {}
+        env: dict[str, str] = dict(_NO_PROMPT)
         for role in ("AUTHOR", "COMMITTER"):
             if not (os.environ.get(f"GIT_{role}_NAME") or self._config("user.name")):
                 env[f"GIT_{role}_NAME"] = BOT_NAME

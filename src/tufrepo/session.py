@@ -85,6 +85,9 @@ class EventSession:
         self.base, self.is_new = self._pick_base()
         self._start = self.base
         self.known_good_rev = git.merge_base(self.main, self.base)
+        if self.known_good_rev is None and git.is_shallow():
+            git.unshallow(pull_remote)  # a shallow clone may not reach the merge-base
+            self.known_good_rev = git.merge_base(self.main, self.base)
         self._load()
 
     def _pick_base(self) -> tuple[str, bool]:

@@ -15,5 +15,6 @@ COMMANDS: dict[str, str] = {
     "bump-expiring": "tufrepo.cli.online:bump_expiring_command",
     "online-sign": "tufrepo.cli.online:online_sign_command",
     "verify": "tufrepo.cli.verify:verify_command",
+    "open-event": "tufrepo.cli.release:open_event_command",
     "demo": "tufrepo.cli.demo:demo_command",
 }

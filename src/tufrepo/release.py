@@ -1,0 +1,108 @@
+"""Artifacts added to or removed from a signing event by another project's CI.
+
+:func:`check_target_path` is the gate for paths that come from outside: a
+target path must stay inside ``targets/`` whatever the file system or git
+does with it.  :func:`stage_artifacts` writes the files into an event's
+store and updates the affected targets roles exactly as ``update-targets``
+does (known-good version + 1, fresh expiry, placeholder signatures).
+
+Not for: git (see ``session``), reading the caller's files (bytes come in).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import TYPE_CHECKING
+
+from tufrepo.constants import EVENT_BRANCH_PREFIX, TARGETS_DIR
+from tufrepo.errors import RejectedError, UsageError
+from tufrepo.targets import update_targets
+
+if TYPE_CHECKING:
+    from tufrepo.event import SigningEvent
+    from tufrepo.store import WritableStore
+
+MAX_TARGET_PATH = 512
+_RELEASE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+def check_target_path(path: str) -> str:
+    """Return ``path`` if it is a safe target path, else refuse it.
+
+    Raises:
+        RejectedError: absolute, ``..``/``.``/empty segments, backslashes,
+            control characters, not NFC-normalised, or too long: each could
+            make the file land outside ``targets/`` or under another name.
+    """
+    problem = None
+    if not path or len(path) > MAX_TARGET_PATH:
+        problem = "is empty or too long"
+    elif path.startswith("/") or re.match(r"^[A-Za-z]:", path):
+        problem = "is absolute"
+    elif "\\" in path:
+        problem = "contains a backslash"
+    elif any(seg in ("", ".", "..") for seg in path.split("/")):
+        problem = "has an empty, '.' or '..' segment"
+    elif any(unicodedata.category(c).startswith("C") for c in path):
+        problem = "contains control characters"
+    elif unicodedata.normalize("NFC", path) != path:
+        problem = "is not in Unicode normal form C"
+    if problem:
+        raise RejectedError(
+            f"target path {path!r} {problem}",
+            hint="use a relative path below targets/ such as app/releases/v1.0.json",
+        )
+    return path
+
+
+def release_event_name(version: str, run_id: str) -> str:
+    """``sign/release-<version with dots as hyphens>-<run id>``.
+
+    Raises:
+        UsageError: the version or run id has characters a branch name cannot hold.
+    """
+    for value, what in ((version, "--release"), (run_id, "--run-id")):
+        if not _RELEASE_PART.match(value):
+            raise UsageError(f"{what} {value!r} has characters not allowed in a branch name")
+    return f"{EVENT_BRANCH_PREFIX}release-{version.replace('.', '-')}-{run_id}"
+
+
+def _symlinked_parent(store: WritableStore, path: str) -> str | None:
+    """The first ancestor directory of ``targets/<path>`` that is a symlink, if any."""
+    links = {e.path for e in store.walk(TARGETS_DIR) if e.kind == "symlink"}
+    parts = path.split("/")
+    for depth in range(1, len(parts) + 1):
+        candidate = f"{TARGETS_DIR}/{'/'.join(parts[:depth])}"
+        if candidate in links:
+            return candidate
+    return None
+
+
+def stage_artifacts(
+    event: SigningEvent,
+    store: WritableStore,
+    adds: dict[str, bytes],
+    removes: list[str],
+) -> list[str]:
+    """Write and remove artifacts in ``store``; return the targets roles that changed.
+
+    Raises:
+        RejectedError: an unsafe target path, a path through a symlink, a
+            path that is a directory, or removing a file that does not exist.
+    """
+    existing = {e.path for e in store.walk(TARGETS_DIR)}
+    for path in [*adds, *removes]:
+        check_target_path(path)
+        link = _symlinked_parent(store, path)
+        if link is not None:
+            raise RejectedError(f"target path {path!r} goes through the symlink {link}")
+        if any(e.startswith(f"{TARGETS_DIR}/{path}/") for e in existing):
+            raise RejectedError(f"target path {path!r} is a directory")
+    for path, data in adds.items():
+        store.write(f"{TARGETS_DIR}/{path}", data)
+    for path in removes:
+        if f"{TARGETS_DIR}/{path}" not in existing:
+            raise RejectedError(f"cannot remove {path!r}: there is no such artifact")
+        store.delete(f"{TARGETS_DIR}/{path}")
+    return update_targets(event.repo, store)

@@ -1,0 +1,182 @@
+"""open-event: an application's release CI opens a signing event; maintainers sign it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import World, git, init_repo, out, run
+
+DESCRIPTOR = {
+    "image": "ghcr.io/example/oci-prometheus-sd-proxy@sha256:" + "ab" * 32,
+    "source_commit": "0123456789abcdef0123456789abcdef01234567",
+    "tag": "v1.4.2-rc",
+    "built": "2026-11-25T10:00:00Z",
+}
+TARGET = "oci-prometheus-sd-proxy/releases/v1.4.2-rc.json"
+EVENT = "sign/release-1-4-2-rc-24290258383"
+
+
+def released_repo(world: World) -> None:
+    alice = world.user("alice")
+    init_repo(world, alice)
+    world.merge("sign/init")
+    assert world.ci_run("online-sign", "--push").exit_code == 0
+
+
+def app_job(
+    world: World, tmp: Path, content: dict[str, str] | None = None, *extra: str
+) -> dict[str, object]:
+    src = tmp / "release.json"
+    src.write_text(json.dumps(content or DESCRIPTOR, indent=1) + "\n")
+    result = run(
+        "--json", "open-event", "--remote", f"file://{world.origin}",
+        "--release", "1.4.2-rc", "--run-id", "24290258383", "--add", f"{src}={TARGET}", *extra,
+        now=world.now,
+    )  # fmt: skip
+    assert result.exit_code == 0, out(result)
+    data: dict[str, object] = json.loads(result.stdout.splitlines()[0])
+    return data
+
+
+def test_release_flow_from_an_app_job_to_a_signed_merge(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    released_repo(world)
+    monkeypatch.chdir(tmp_path)  # the app job runs outside any TUF checkout
+    result = app_job(world, tmp_path)
+    assert result["event"] == EVENT
+    assert result["roles"] == ["targets"]
+    git(world.ci, "fetch", "-q")
+    targets = json.loads(git(world.ci, "show", f"origin/{EVENT}:metadata/targets.json"))
+    assert targets["signed"]["version"] == 2
+    assert [s["sig"] for s in targets["signatures"]] == [""]
+    assert TARGET in targets["signed"]["targets"]
+
+    update = world.ci_run("--json", "update-targets", "--push", event=EVENT)
+    assert json.loads(update.stdout.splitlines()[0])["changed"] is False
+    code, status = world.status(EVENT)
+    assert code == 3
+    assert status["roles"][0]["artifacts"] == [{"path": TARGET, "change": "added"}]
+
+    alice = world.users["alice"]
+    assert alice.sign(EVENT).exit_code == 0
+    assert world.status(EVENT)[0] == 0
+    world.merge(EVENT)
+    assert world.ci_run("online-sign", "--push").exit_code == 0
+    assert run("-C", str(world.ci), "verify", now=world.now).exit_code == 0
+
+
+def test_rerunning_the_app_job_is_a_no_op(world: World, tmp_path: Path) -> None:
+    released_repo(world)
+    assert app_job(world, tmp_path)["changed"] is True
+    tip = git(world.origin, "rev-parse", EVENT)
+    assert app_job(world, tmp_path)["changed"] is False
+    assert git(world.origin, "rev-parse", EVENT) == tip
+
+
+def test_new_content_on_an_existing_event_invalidates_signatures(
+    world: World, tmp_path: Path
+) -> None:
+    released_repo(world)
+    app_job(world, tmp_path)
+    alice = world.users["alice"]
+    assert alice.sign(EVENT).exit_code == 0
+    assert world.status(EVENT)[0] == 0
+    app_job(world, tmp_path, {**DESCRIPTOR, "built": "2026-11-25T11:00:00Z"})
+    code, status = world.status(EVENT)
+    assert code == 3, "the earlier signature covers other content"
+    assert status["roles"][0]["signers"]["missing"] == ["@alice"]
+
+
+def test_a_modified_artifact_from_main_shows_as_modified(world: World, tmp_path: Path) -> None:
+    released_repo(world)
+    app_job(world, tmp_path)
+    assert world.users["alice"].sign(EVENT).exit_code == 0
+    world.merge(EVENT)
+    src = tmp_path / "fixed.json"
+    src.write_text('{"fixed": true}\n')
+    result = run("open-event", "sign/fix", "--remote", f"file://{world.origin}",
+                 "--add", f"{src}={TARGET}", now=world.now)  # fmt: skip
+    assert result.exit_code == 0, out(result)
+    code, status = world.status("sign/fix")
+    assert code == 3
+    assert status["roles"][0]["artifacts"] == [{"path": TARGET, "change": "modified"}]
+
+
+def test_a_second_release_while_the_first_is_unmerged(world: World, tmp_path: Path) -> None:
+    released_repo(world)
+    app_job(world, tmp_path)
+    src = tmp_path / "second.json"
+    src.write_text('{"tag": "v1.4.3"}\n')
+    result = run("--json", "open-event", "--remote", f"file://{world.origin}", "--release", "1.4.3",
+                 "--run-id", "2", "--add", f"{src}=oci-prometheus-sd-proxy/releases/v1.4.3.json",
+                 now=world.now)  # fmt: skip
+    assert result.exit_code == 0, out(result)
+    assert json.loads(result.stdout.splitlines()[0])["event"] == "sign/release-1-4-3-2"
+    assert git(world.origin, "branch", "--list", "sign/release-*").split() == [
+        "sign/release-1-4-2-rc-24290258383", "sign/release-1-4-3-2",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("../escape.json", "target path '../escape.json' has an empty, '.' or '..' segment"),
+        ("/etc/passwd", "target path '/etc/passwd' is absolute"),
+        ("a\\b.json", "target path 'a\\\\b.json' contains a backslash"),
+        ("a//b.json", "target path 'a//b.json' has an empty, '.' or '..' segment"),
+        ("caf\u0065\u0301.json", "is not in Unicode normal form C"),
+    ],
+)
+def test_open_event_refuses_escaping_paths(
+    world: World, tmp_path: Path, target: str, message: str
+) -> None:
+    released_repo(world)
+    src = tmp_path / "x.json"
+    src.write_text("{}")
+    result = run("open-event", "sign/evil", "--remote", f"file://{world.origin}",
+                 "--add", f"{src}={target}", now=world.now)  # fmt: skip
+    assert result.exit_code == 4, out(result)
+    assert message in out(result)
+    assert git(world.origin, "branch", "--list", "sign/evil") == ""
+
+
+def test_open_event_refuses_a_symlinked_directory(world: World, tmp_path: Path) -> None:
+    released_repo(world)
+    alice = world.users["alice"]
+    git(alice.clone, "pull", "-q", "origin", "main")
+    (alice.clone / "targets").mkdir(exist_ok=True)
+    (alice.clone / "targets" / "link").symlink_to("/etc")
+    git(alice.clone, "add", "targets/link")
+    git(alice.clone, "commit", "-q", "-m", "symlink")
+    git(alice.clone, "push", "-q", "origin", "main")
+    src = tmp_path / "x.json"
+    src.write_text("{}")
+    result = run("open-event", "sign/evil", "--remote", f"file://{world.origin}",
+                 "--add", f"{src}=link/x.json", now=world.now)  # fmt: skip
+    assert result.exit_code == 4, out(result)
+    assert "goes through the symlink targets/link" in out(result)
+
+
+def test_credentials_never_appear_in_errors(tmp_path: Path) -> None:
+    src = tmp_path / "x.json"
+    src.write_text("{}")
+    result = run("open-event", "sign/x", "--remote", "http://bot:s3cr3t-token@127.0.0.1:9/tuf.git",
+                 "--add", f"{src}=x.json")  # fmt: skip
+    assert result.exit_code == 5
+    assert "s3cr3t" not in out(result)
+    assert "http://***@127.0.0.1:9/tuf.git" in out(result)
+
+
+def test_open_event_in_a_checkout_without_push(world: World, tmp_path: Path) -> None:
+    released_repo(world)
+    alice = world.users["alice"]
+    src = tmp_path / "x.json"
+    src.write_text("{}")
+    result = alice.tufrepo("open-event", "sign/local", "--add", f"{src}=x.json", "--no-push")
+    assert result.exit_code == 0, out(result)
+    assert "saved as local branch sign/local" in result.output
+    assert git(alice.clone, "show", "sign/local:targets/x.json") == "{}"
+    assert git(world.origin, "branch", "--list", "sign/local") == ""
