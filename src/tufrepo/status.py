@@ -12,7 +12,7 @@ Not for: rendering (the CLI renders Markdown/JSON from these objects).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from tuf.api.metadata import Metadata, Root, Targets
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from securesystemslib.signer import Key
 
     from tufrepo.event import SigningEvent
+    from tufrepo.store import Store
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class RoleStatus:
     delegation_changes: list[DelegationChange] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     removed: bool = False
+    blocked_by: str | None = None
 
     @property
     def signed(self) -> bool:
@@ -106,8 +108,8 @@ class RoleStatus:
 
     @property
     def ready(self) -> bool:
-        """Signed, no invitations pending, and nothing wrong."""
-        return self.signed and not self.invites and not self.findings
+        """Signed, its delegator's change signed too, no invitations pending, nothing wrong."""
+        return self.signed and not self.blocked_by and not self.invites and not self.findings
 
 
 class EventState(enum.Enum):
@@ -278,15 +280,32 @@ def delegation_changes(kg: Metadata[Any] | None, md: Metadata[Any]) -> list[Dele
     return changes
 
 
-def event_status(event: SigningEvent) -> EventStatus:
-    """Status of every changed role plus all findings."""
-    findings = check_event(event)
-    roles = []
+def event_status(
+    event: SigningEvent,
+    *,
+    changed_files: list[str] | None = None,
+    main: Store | None = None,
+) -> EventStatus:
+    """Status of every changed role plus all findings (see ``validation.check_event``).
+
+    A role counts as ready only when the change of its delegator (if any)
+    is signed too, chained back to root: a delegated role's signatures are
+    counted with keys from the event's own targets, which mean nothing until
+    the targets signers signed that targets.
+    """
+    findings = check_event(event, changed_files=changed_files, main=main)
+    statuses: dict[str, RoleStatus] = {}
     for role in event.changed_roles():
         if role in ONLINE_ROLES:
             continue
         try:
-            roles.append(role_status(event, role, [f for f in findings if f.role == role]))
+            statuses[role] = role_status(event, role, [f for f in findings if f.role == role])
         except MetadataError as e:
             findings.append(Finding(role, "malformed", str(e)))
-    return EventStatus(roles, findings)
+    for role, status in statuses.items():  # root first: dict order is tree order
+        parent = event.repo.delegator_name(role) if role != ROOT else None
+        if parent in statuses and not (
+            statuses[parent].signed and not statuses[parent].blocked_by
+        ):
+            statuses[role] = replace(status, blocked_by=parent)
+    return EventStatus(list(statuses.values()), findings)

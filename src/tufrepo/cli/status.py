@@ -51,8 +51,13 @@ def status_command(ctx: click.Context, app: App, markdown_file: Path | None, rem
         now=app.now(),
     )
     branch = git.current_branch() or "HEAD"
-    status = event_status(event)
     head = git.head() or ""
+    main = git.rev(f"refs/remotes/{remote}/main")
+    status = event_status(
+        event,
+        changed_files=git.changed_paths(known_good, head) if known_good else None,
+        main=GitTreeStore(git, main) if main else None,
+    )
     markdown = render_markdown(status, branch, head[:7])
     if markdown_file:
         markdown_file.write_text(markdown, encoding="utf-8")
@@ -116,6 +121,8 @@ def _role_markdown(role: RoleStatus, event: str) -> list[str]:
     if missing and not role.signed:
         lines.append(f"Still missing signatures from {', '.join(missing)}.")
         lines.append(f"Signers sign by running `repo-sign {event}`.")
+    if role.blocked_by and role.signed:
+        lines.append(f"Its signatures count once the `{role.blocked_by}` change is signed.")
     lines += [f"**Error**: {f.message}" for f in role.findings]
     lines.append("")
     return lines
@@ -142,6 +149,7 @@ def _as_json(status: EventStatus, event: str, commit: str) -> dict[str, Any]:
                     {"path": c.path, "change": c.change.value} for c in r.target_changes
                 ],
                 "removed": r.removed,
+                "blocked_by": r.blocked_by,
             }
             for r in status.roles
         ],
