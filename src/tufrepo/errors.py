@@ -52,6 +52,10 @@ class MetadataError(RejectedError):
     """A metadata file is missing, malformed or of the wrong type."""
 
 
+class UnsupportedKeyError(MetadataError):
+    """Metadata lists a key of a type or scheme that cannot be verified."""
+
+
 class ConfigError(RejectedError):
     """The signer settings file is missing or incomplete."""
 

@@ -42,7 +42,7 @@ from tuf.repository import AbortEdit, Repository
 
 from tufrepo import fields, layout
 from tufrepo.constants import ONLINE_ROLES, ROOT, SNAPSHOT, SPEC_VERSION, TARGETS, TIMESTAMP
-from tufrepo.errors import MetadataError, SignerUnavailableError
+from tufrepo.errors import MetadataError, SignerUnavailableError, UnsupportedKeyError
 
 if TYPE_CHECKING:
     from tufrepo.store import Store, WritableStore
@@ -75,6 +75,9 @@ def parse_metadata(data: bytes, path: str, expected_type: str) -> Metadata[Any]:
         md = Metadata.from_bytes(data)
     except DeserializationError as e:
         cause = e.__cause__ or e
+        if "Unsupported public key" in str(cause):
+            # Attack/compat: a key no client can verify (see validation.SUPPORTED_KEYS).
+            raise UnsupportedKeyError(f"{path}: {_short(cause)}") from e
         raise MetadataError(f"{path}: not valid TUF metadata ({_short(cause)})") from e
     except (RecursionError, MemoryError) as e:  # deeply nested JSON
         raise MetadataError(f"{path}: not valid TUF metadata (nested too deeply)") from e
@@ -145,6 +148,9 @@ class TufRepository(Repository):
     def read(self, role: str) -> Metadata[Any] | None:
         """The role's current metadata, or None when there is no file."""
         if role not in self._cache:
+            if not layout.is_safe_role_name(role):
+                # Attack: a delegation named "../x" must not make us read outside metadata/.
+                raise MetadataError(f"role name {role!r} is not a safe file name")
             path = layout.role_path(role)
             data = self.store.read(path)
             self._cache[role] = (
@@ -210,7 +216,7 @@ class TufRepository(Repository):
                 continue
             for child in (md.signed.delegations.roles or {}).values():
                 order.append((parent, child))
-                if child.name not in seen:
+                if child.name not in seen and layout.is_safe_role_name(child.name):
                     seen.add(child.name)
                     stack.append((child.name, depth + 1))
         yield from order
@@ -219,7 +225,7 @@ class TufRepository(Repository):
         """``targets`` and every delegated role reachable from it, in tree order."""
         roles = [TARGETS] if self.exists(TARGETS) else []
         for _, child in self.delegations():
-            if child.name not in roles:
+            if child.name not in roles and layout.is_safe_role_name(child.name):
                 roles.append(child.name)
         return roles
 

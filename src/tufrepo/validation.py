@@ -27,11 +27,13 @@ from tufrepo.constants import (
     TARGETS_DIR,
     TIMESTAMP,
 )
-from tufrepo.errors import MetadataError, RejectedError
+from tufrepo.errors import MetadataError, RejectedError, UnsupportedKeyError
 from tufrepo.release import check_target_path
 from tufrepo.targets import desired_targets
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from securesystemslib.signer import Key
 
     from tufrepo.event import SigningEvent
@@ -71,25 +73,28 @@ def check_event(
     """
     findings: list[Finding] = []
     for role in ONLINE_ROLES:
-        findings += _online_unchanged(event, role)
-    findings += _history_immutable(event)
+        findings += _guard(role, _online_unchanged, event, role)
+    findings += _guard(ROOT, _history_immutable, event)
     if changed_files is not None:
         findings += _outside_changes(changed_files)
     for role in event.changed_roles():
-        if role in ONLINE_ROLES:
-            continue
-        try:
-            findings += check_role(event, role)
-        except MetadataError as e:
-            findings.append(Finding(role, "malformed", str(e)))
-    try:
-        findings += check_tree(event.repo, event.store)
-        findings += _delegations_resigned(event)
-        if main is not None:
-            findings += _stale(event, main)
-    except MetadataError as e:
-        findings.append(Finding("", "malformed", str(e)))
+        if role not in ONLINE_ROLES:
+            findings += _guard(role, check_role, event, role)
+    findings += _guard("", check_tree, event.repo, event.store)
+    findings += _guard("", _delegations_resigned, event)
+    if main is not None:
+        findings += _guard("", _stale, event, main)
     return _unique(findings)
+
+
+def _guard(role: str, check: Callable[..., list[Finding]], *args: Any) -> list[Finding]:
+    """Run one check; metadata that cannot be parsed becomes a finding, never a crash."""
+    try:
+        return check(*args)
+    except UnsupportedKeyError as e:
+        return [Finding(role, "key-type", str(e))]
+    except MetadataError as e:
+        return [Finding(role, "malformed", str(e))]
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:
@@ -432,6 +437,8 @@ def _artifact_files(files: Store) -> list[Finding]:
 def _target_entries(repo: TufRepository, files: Store) -> list[Finding]:
     findings = []
     for parent, child in repo.delegations():
+        if not layout.is_safe_role_name(child.name):
+            continue  # reported by _delegation_tree
         md = repo.read(child.name)
         for path in md.signed.targets if md is not None else {}:
             if not child.is_delegated_path(path):
@@ -511,7 +518,9 @@ def _delegations_resigned(event: SigningEvent) -> list[Finding]:
     # delegation keep counting under the new one without anyone re-signing.
     repo = event.repo
     findings = []
-    pairs = [(ROOT, TARGETS)] + [(p, c.name) for p, c in repo.delegations()]
+    pairs = [(ROOT, TARGETS)] + [
+        (p, c.name) for p, c in repo.delegations() if layout.is_safe_role_name(c.name)
+    ]
     for parent, role in pairs:
         md, kg_parent = repo.read(parent), repo.read_known_good(parent)
         child, kg_child = repo.read(role), repo.read_known_good(role)

