@@ -352,6 +352,17 @@ class GitRepo:
             return self.head()
         return None
 
+    def restore(self, paths: list[str]) -> None:
+        """Put tracked ``paths`` back to HEAD in the index and work tree; remove new ones."""
+        if not paths:
+            return
+        tracked = [p for p in paths if self.read_blob("HEAD", p) is not None]
+        if tracked:
+            self._git("checkout", "HEAD", "--", *tracked)
+        for path in set(paths) - set(tracked):
+            self._git("rm", "-q", "--cached", "--ignore-unmatch", "--", path)
+            (self.top / path).unlink(missing_ok=True)
+
     def reset_hard(self, sha: str) -> None:
         """Move the checked-out branch and work tree to ``sha`` (used after a refused push)."""
         self._git("reset", "--quiet", "--hard", sha)

@@ -15,17 +15,39 @@ from tufrepo.repository import verifies
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from securesystemslib.signer import Key, Signer
+    from securesystemslib.signer import Key, Signature, Signer
 
     from tufrepo.event import SigningEvent
 
 
 @dataclass(frozen=True)
 class SignResult:
-    """One signature made: the role and the key that signed it."""
+    """One signature made: the role, the signature, and the payload it covers."""
 
     role: str
     keyid: str
+    signature: Signature
+    payload: bytes
+
+
+def reapply(event: SigningEvent, results: list[SignResult]) -> list[str]:
+    """Put signatures made on an older tip of the event onto its new tip.
+
+    Only a signature whose role payload is byte-identical on the new tip is
+    carried over; anything else means the content changed under the signer.
+
+    Returns:
+        Roles whose payload changed (the user must sign those again).
+    """
+    changed = []
+    for result in results:
+        md = event.repo.read(result.role)
+        if md is None or md.signed_bytes != result.payload:
+            changed.append(result.role)
+            continue
+        md.signatures[result.keyid] = result.signature
+        event.repo.write(result.role, md)
+    return changed
 
 
 def sign_roles(
@@ -54,6 +76,8 @@ def sign_roles(
                 and verifies(key, sig.signature, md.signed_bytes)
             ):
                 continue
-            event.repo.add_signature(role, signer_for(key))
-            results.append(SignResult(role, key.keyid))
+            signature = event.repo.add_signature(role, signer_for(key))
+            signed = event.repo.read(role)
+            payload = signed.signed_bytes if signed is not None else b""
+            results.append(SignResult(role, key.keyid, signature, payload))
     return results

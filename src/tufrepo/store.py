@@ -164,3 +164,33 @@ class OverlayStore:
             if before != data:
                 result[path] = data
         return result
+
+
+def apply_overlay(overlay: OverlayStore, target: WorktreeStore) -> list[str]:
+    """Write an overlay's changes into a work tree, all or nothing.
+
+    Each file is replaced atomically; if any write fails, the files already
+    written are restored, so a failure never leaves a half-applied change.
+
+    Returns:
+        The paths changed.
+    """
+    changes = overlay.effective_changes()
+    originals = {path: target.read(path) for path in changes}
+    done: list[str] = []
+    try:
+        for path, data in sorted(changes.items()):
+            if data is None:
+                target.delete(path)
+            else:
+                target.write(path, data)
+            done.append(path)
+    except BaseException:
+        for path in reversed(done):
+            before = originals[path]
+            if before is None:
+                target.delete(path)
+            else:
+                target.write(path, before)
+        raise
+    return sorted(changes)

@@ -16,7 +16,7 @@ from tufrepo.gitrepo import GitTreeStore
 from tufrepo.layout import role_path
 from tufrepo.online import online_sign
 from tufrepo.repository import TufRepository
-from tufrepo.store import OverlayStore, WorktreeStore
+from tufrepo.store import OverlayStore, WorktreeStore, apply_overlay
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -67,7 +67,9 @@ def online_sign_command(app: App, push: bool, remote: str) -> None:
         raise RejectedError("the checkout has uncommitted changes", hint="commit or stash them")
     paths = [role_path(SNAPSHOT), role_path(TIMESTAMP)]
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        repo = TufRepository(WorktreeStore(git.top), now=app.now(), signer_for=online_signer(app))
+        worktree = WorktreeStore(git.top)
+        overlay = OverlayStore(worktree)  # the work tree changes only once all is signed
+        repo = TufRepository(overlay, now=app.now(), signer_for=online_signer(app))
         result = online_sign(repo, app.now())
         if not result.changed:
             app.say("Online signing not needed.")
@@ -75,7 +77,12 @@ def online_sign_command(app: App, push: bool, remote: str) -> None:
             return
         signed = [r for r, v in ((SNAPSHOT, result.snapshot), (TIMESTAMP, result.timestamp)) if v]
         message = f"Online sign ({' & '.join(signed)})"
-        sha = git.commit_worktree(paths, message)
+        apply_overlay(overlay, worktree)
+        try:
+            sha = git.commit_worktree(paths, message)
+        except BaseException:
+            git.restore(paths)
+            raise
         if not push or sha is None:
             break
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from tufrepo.cli.app import App, pass_app
@@ -17,9 +19,13 @@ from tufrepo.cli.common import (
 )
 from tufrepo.constants import ROOT
 from tufrepo.editing import accept_invites
-from tufrepo.errors import RejectedError
-from tufrepo.signing import sign_roles
+from tufrepo.errors import GitStateError, PushRejectedError, RejectedError
+from tufrepo.signing import SignResult, reapply, sign_roles
 from tufrepo.status import role_status
+
+if TYPE_CHECKING:
+    from tufrepo.session import EventSession
+    from tufrepo.settings import Settings
 
 
 @click.command("sign")
@@ -66,7 +72,7 @@ def sign_command(app: App, event: str, key_uri: str | None, user: str | None, pu
     results = sign_roles(session.event, me, signer_provider(app, settings, key_uri))
     session.commit(f"Signature from {me}")
     app.say(f"Signed {', '.join(dict.fromkeys(r.role for r in results))} as {me}.")
-    where = session.publish(push=push)
+    where = _publish(app, session, settings, results, push=push, accepted=bool(accepted))
     app.say(f"Pushed to {where}." if push else f"Saved as {where}; push it when ready.")
     app.result(
         {
@@ -77,3 +83,34 @@ def sign_command(app: App, event: str, key_uri: str | None, user: str | None, pu
             "pushed": push,
         }
     )
+
+
+MAX_ATTEMPTS = 3
+
+
+def _publish(
+    app: App,
+    session: EventSession,
+    settings: Settings,
+    results: list[SignResult],
+    *,
+    push: bool,
+    accepted: bool,
+) -> str:
+    """Push; when another signer pushed first, carry our signatures onto the new tip."""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return session.publish(push=push)
+        except PushRejectedError:
+            if not push or accepted or attempt == MAX_ATTEMPTS:
+                raise
+        app.warn("someone pushed to the event meanwhile; adding your signatures to their tip")
+        session = open_session(app, session.name, settings)
+        changed = reapply(session.event, results)
+        if changed:
+            raise GitStateError(
+                f"{', '.join(changed)} changed while you were signing",
+                hint=f"review and sign again: repo-sign {session.name}",
+            )
+        session.commit(f"Signature from {settings.user_name}")
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -10,7 +10,7 @@ from tufrepo.constants import METADATA_DIR
 from tufrepo.errors import GitStateError, RejectedError
 from tufrepo.gitrepo import GitTreeStore
 from tufrepo.repository import TufRepository
-from tufrepo.store import WorktreeStore
+from tufrepo.store import OverlayStore, WorktreeStore, apply_overlay
 from tufrepo.targets import update_targets
 
 
@@ -35,7 +35,8 @@ def update_targets_command(app: App, push: bool, remote: str) -> None:
     if git.is_dirty([METADATA_DIR]):
         raise RejectedError("metadata/ has uncommitted changes", hint="commit or stash them first")
     known_good = checkout_known_good(app, remote)
-    store = WorktreeStore(git.top)
+    worktree = WorktreeStore(git.top)
+    store = OverlayStore(worktree)  # nothing touches the work tree until all is computed
     repo = TufRepository(
         store, now=app.now(), known_good=GitTreeStore(git, known_good) if known_good else None
     )
@@ -48,7 +49,12 @@ def update_targets_command(app: App, push: bool, remote: str) -> None:
         app.say("Targets metadata is up to date.")
         app.result({"changed": False, "roles": []})
         return
-    sha = git.commit_worktree([METADATA_DIR], f"Update targets metadata for {', '.join(changed)}")
+    paths = apply_overlay(store, worktree)
+    try:
+        sha = git.commit_worktree(paths, f"Update targets metadata for {', '.join(changed)}")
+    except BaseException:
+        git.restore(paths)  # leave the work tree as it was
+        raise
     app.say(f"Committed metadata changes for role(s) {', '.join(changed)}.")
     if push:
         branch = git.current_branch()

@@ -1,0 +1,166 @@
+"""Failures and races never lose signatures or leave partial state (issue 7).
+
+Crashes are injected by replacing one write or git step with a function that
+raises; races by running another user's command at the moment before a push.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from conftest import World, git, init_repo, out
+
+from tufrepo.errors import GitStateError
+from tufrepo.gitrepo import GitRepo
+from tufrepo.session import EventSession
+from tufrepo.store import WorktreeStore
+
+
+def two_signer_event(world: World) -> tuple[Any, Any]:
+    alice, bob = world.user("alice"), world.user("bob")
+    init_repo(world, alice, "--signer", "targets=@alice", "--signer", "targets=@bob",
+              "--threshold", "targets=2")  # fmt: skip
+    assert bob.sign("sign/init").exit_code == 0
+    assert alice.sign("sign/init").exit_code == 0
+    world.merge("sign/init")
+    git(alice.clone, "fetch", "-q")
+    git(alice.clone, "switch", "-q", "-c", "sign/files", "origin/main")
+    (alice.clone / "targets").mkdir()
+    (alice.clone / "targets" / "a.txt").write_text("a\n")
+    git(alice.clone, "add", "targets")
+    git(alice.clone, "commit", "-q", "-m", "a")
+    git(alice.clone, "push", "-q", "origin", "sign/files")
+    git(alice.clone, "switch", "-q", "main")
+    assert world.ci_run("update-targets", "--push", event="sign/files").exit_code == 0
+    return alice, bob
+
+
+def before_first_push(monkeypatch: pytest.MonkeyPatch, action: Callable[[], None]) -> None:
+    original = EventSession.publish
+    calls = {"n": 0}
+
+    def publish(self: EventSession, *, push: bool) -> str:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            monkeypatch.setattr(EventSession, "publish", original)  # the racer pushes normally
+            action()
+            monkeypatch.setattr(EventSession, "publish", publish)
+        return original(self, push=push)
+
+    monkeypatch.setattr(EventSession, "publish", publish)
+
+
+def test_racing_signers_lose_no_signature(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    alice, bob = two_signer_event(world)
+    before_first_push(
+        monkeypatch, lambda: None if bob.sign("sign/files").exit_code == 0 else pytest.fail()
+    )
+    result = alice.sign("sign/files")
+    assert result.exit_code == 0, out(result)
+    assert "adding your signatures to their tip" in out(result)
+    code, status = world.status("sign/files")
+    assert code == 0, status
+    assert status["roles"][0]["signers"]["signed"] == ["@alice", "@bob"]
+
+
+def test_a_change_during_signing_is_not_signed_blindly(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob = two_signer_event(world)
+
+    def change_content() -> None:
+        git(bob.clone, "fetch", "-q")
+        git(bob.clone, "switch", "-q", "-c", "sign/files", "origin/sign/files")
+        (bob.clone / "targets" / "a.txt").write_text("changed\n")
+        git(bob.clone, "commit", "-q", "-a", "-m", "change")
+        git(bob.clone, "push", "-q", "origin", "sign/files")
+        assert world.ci_run("update-targets", "--push", event="sign/files").exit_code == 0
+
+    before_first_push(monkeypatch, change_content)
+    result = alice.sign("sign/files")
+    assert result.exit_code == 5
+    assert "error: targets changed while you were signing" in out(result)
+    assert "hint: review and sign again: repo-sign sign/files" in out(result)
+    # bob's change is on the remote; nothing of alice's over it
+    assert git(world.origin, "log", "-1", "--format=%s", "sign/files").startswith("Update targets")
+
+
+def test_push_failure_leaves_nothing_behind(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    alice, _ = two_signer_event(world)
+    remote_before = git(world.origin, "rev-parse", "sign/files")
+    local_before = git(alice.clone, "rev-parse", "sign/files")
+
+    def fail(self: GitRepo, remote: str, sha: str, branch: str) -> None:
+        raise GitStateError("network down")
+
+    monkeypatch.setattr(GitRepo, "push", fail)
+    result = alice.sign("sign/files")
+    assert result.exit_code == 5
+    assert git(world.origin, "rev-parse", "sign/files") == remote_before
+    assert git(alice.clone, "rev-parse", "sign/files") == local_before
+    assert git(alice.clone, "status", "--porcelain") == "?? .tuf-on-ci-sign.ini"
+
+
+def crash_on_write(monkeypatch: pytest.MonkeyPatch, nth: int) -> None:
+    original = WorktreeStore.write
+    calls = {"n": 0}
+
+    def write(self: WorktreeStore, path: str, data: bytes) -> None:
+        calls["n"] += 1
+        if calls["n"] == nth:
+            raise OSError(28, "No space left on device")
+        original(self, path, data)
+
+    monkeypatch.setattr(WorktreeStore, "write", write)
+
+
+def test_update_targets_crash_restores_the_work_tree(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = world.user("alice")
+    init_repo(world, alice)
+    assert (
+        alice.tufrepo("delegate", "sign/init", "releases", "--key", alice.key_uri).exit_code == 0
+    )
+    git(alice.clone, "fetch", "-q")
+    git(alice.clone, "switch", "-q", "-c", "sign/x", "origin/sign/init")
+    (alice.clone / "targets" / "releases").mkdir(parents=True)
+    (alice.clone / "targets" / "top.txt").write_text("top\n")
+    (alice.clone / "targets" / "releases" / "r.txt").write_text("r\n")
+    git(alice.clone, "add", "targets")
+    git(alice.clone, "commit", "-q", "-m", "files")
+    git(alice.clone, "push", "-q", "origin", "sign/x")
+    world.merge("sign/init")  # known good has root/targets/releases
+    world.ci_run("status", event="sign/x")  # check out sign/x in CI
+    head = git(world.ci, "rev-parse", "HEAD")
+    crash_on_write(monkeypatch, 2)  # the second metadata file fails to write
+    result = world.ci_run("update-targets", event="sign/x")
+    assert result.exit_code == 1
+    assert "internal error: OSError" in out(result)
+    assert git(world.ci, "status", "--porcelain") == ""
+    assert git(world.ci, "rev-parse", "HEAD") == head
+
+
+def test_online_sign_crash_restores_the_work_tree(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = world.user("alice")
+    init_repo(world, alice)
+    world.merge("sign/init")
+    assert world.ci_run("online-sign", "--push").exit_code == 0
+    world.tick(1.5)
+    git(world.ci, "checkout", "-q", "main")
+    snapshot_before = (world.ci / "metadata" / "snapshot.json").read_bytes()
+    crash_on_write(monkeypatch, 1)
+    world.tick(400)  # both snapshot and timestamp need signing
+    result = world.ci_run("online-sign", "--push")
+    assert result.exit_code == 1
+    assert (world.ci / "metadata" / "snapshot.json").read_bytes() == snapshot_before
+    assert git(world.ci, "status", "--porcelain") == ""
+    assert (
+        json.loads(git(world.origin, "show", "main:metadata/timestamp.json"))["signed"]["version"]
+        == 1
+    )
