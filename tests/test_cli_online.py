@@ -145,3 +145,23 @@ def test_bump_expiring_opens_events_once(world: World) -> None:
     result = world.ci_run("--json", "bump-expiring", "--push")
     assert json.loads(result.stdout.splitlines()[0]) == {"events": []}
     assert "sign/root-v3" not in git(world.origin, "branch", "--list")
+
+
+def test_online_sign_refuses_a_main_that_fails_validation(world: World) -> None:
+    alice = world.user("alice")
+    init_repo(world, alice)
+    world.merge("sign/init")
+    online_sign(world)
+    # an artifact committed to main without going through a signing event (#343)
+    git(alice.clone, "pull", "-q", "origin", "main")
+    (alice.clone / "targets").mkdir(exist_ok=True)
+    (alice.clone / "targets" / "smuggled.bin").write_bytes(b"\x7fELF")
+    git(alice.clone, "add", "targets")
+    git(alice.clone, "commit", "-q", "-m", "smuggle")
+    git(alice.clone, "push", "-q", "origin", "main")
+    world.tick(1.5)
+    result = world.ci_run("online-sign", "--push")
+    assert result.exit_code == 4
+    assert "error: main fails validation: targets/smuggled.bin is not listed in targets" in out(
+        result
+    )

@@ -73,3 +73,27 @@ def test_verify_finds_a_stale_snapshot_on_main_only(world: World) -> None:
     code, checks, _ = verify(world, "--event")
     assert code == 0
     assert "snapshot lists the current targets versions" not in checks
+
+
+def test_verify_history_reports_the_first_broken_commit(world: World) -> None:
+    setup_main(world)
+    alice = world.users["alice"]
+    assert alice.tufrepo("delegate", "sign/d", "releases", "--key", alice.key_uri).exit_code == 0
+    world.merge("sign/d")
+    assert world.ci_run("online-sign", "--push").exit_code == 0
+    result = run("-C", str(world.ci), "verify", "--history", now=world.now)
+    assert result.exit_code == 0, out(result)
+    assert "OK   4 commit(s) with metadata, every invariant holds" in result.output
+
+    # someone pushes a rewritten root_history straight to main
+    git(world.ci, "checkout", "-q", "main")
+    path = world.ci / "metadata" / "root_history" / "1.root.json"
+    path.write_text(path.read_text().replace('"version": 1', '"version": 1 '))
+    git(world.ci, "commit", "-q", "-a", "-m", "Rewrite history")
+    git(world.ci, "push", "-q", "origin", "main")
+    refused = world.ci_run("online-sign", "--push")
+    assert refused.exit_code == 4
+    assert "main fails validation: root_history/1.root.json differs from root.json" in out(refused)
+    result = run("-C", str(world.ci), "verify", "--history", now=world.now)
+    assert result.exit_code == 4
+    assert "(Rewrite history): root chain in root_history verifies from version 1" in out(result)

@@ -216,6 +216,11 @@ class GitRepo:
             entries.append(FileEntry(str(item.path), kind))
         yield from sorted(entries, key=lambda e: e.path)
 
+    def first_parent_log(self, rev: str) -> list[tuple[str, str]]:
+        """(sha, subject) of ``rev``'s first-parent history, oldest first."""
+        out = self._git("log", "--first-parent", "--reverse", "--format=%H %s", rev)
+        return [(ln[:40], ln[41:]) for ln in out.splitlines() if ln]
+
     def changed_paths(self, a: str, b: str) -> list[str]:
         """Paths that differ between two commits."""
         out = self._git("diff", "--name-only", "--no-renames", "-z", a, b)

@@ -23,6 +23,7 @@ from tuf.api.exceptions import UnsignedMetadataError
 from tufrepo import fields
 from tufrepo.constants import ROOT, SNAPSHOT, TIMESTAMP
 from tufrepo.errors import RejectedError
+from tufrepo.validation import check_repository
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from tuf.api.metadata import Metadata
 
     from tufrepo.repository import TufRepository
+    from tufrepo.store import Store
 
 
 @dataclass(frozen=True)
@@ -97,16 +99,30 @@ def in_signing_period(repo: TufRepository, role: str, now: datetime) -> bool:
     return bool(now >= md.signed.expires - timedelta(days=periods.signing))
 
 
-def online_sign(repo: TufRepository, now: datetime) -> OnlineResult:
+def online_sign(repo: TufRepository, now: datetime, files: Store | None = None) -> OnlineResult:
     """Refresh snapshot and timestamp as needed (see module docstring).
 
+    Args:
+        repo: main's metadata, with an online ``signer_for``.
+        now: the current time.
+        files: main's files, to run the validation engine first (None: skip).
+
     Raises:
-        RejectedError: main fails the offline check, or a targets role's
+        RejectedError: main fails the offline check or validation, or a targets role's
             version went down (rollback).
         SignerUnavailableError: the online key cannot sign or its signature
             does not verify with root.
     """
     check_offline_roles(repo)
+    if files is not None:
+        findings = check_repository(repo, files)
+        if findings:
+            # #343: never vouch for a main that fails the signing-event rules.
+            raise RejectedError(
+                f"main fails validation: {findings[0].message}"
+                + (f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""),
+                hint="fix main with a signing event; `tufrepo verify` lists every problem",
+            )
     force_snapshot = not verifies(repo, SNAPSHOT) or in_signing_period(repo, SNAPSHOT, now)
     try:
         snapshot_changed, _ = repo.do_snapshot(force=force_snapshot)

@@ -560,3 +560,57 @@ def _stale(event: SigningEvent, main: Store) -> list[Finding]:
                 )
             )
     return findings
+
+
+def check_repository(repo: TufRepository, files: Store) -> list[Finding]:
+    """Findings for a repository state outside an event: main before online-sign or publish.
+
+    The same rules as for events where they apply to a single state (#343):
+    the delegation tree, artifacts against metadata, root_history, keyids, key
+    types and stray signatures.  Thresholds are checked by the callers.
+    """
+    findings = _guard("", check_tree, repo, files)
+    findings += _guard(ROOT, _history_consistent, repo, files)
+    for role in [ROOT, *repo.targets_roles()]:
+        findings += _guard(role, _role_keys_sane, repo, role)
+    return _unique(findings)
+
+
+def _history_consistent(repo: TufRepository, files: Store) -> list[Finding]:
+    root = repo.read(ROOT)
+    if root is None:
+        return [Finding(ROOT, "root-history", "metadata/root.json is missing")]
+    versions = sorted(
+        v for e in files.walk(ROOT_HISTORY_DIR)
+        if (v := layout.root_history_version(e.path.rsplit("/", 1)[-1])) is not None
+    )  # fmt: skip
+    findings = []
+    if versions != list(range(1, root.signed.version + 1)):
+        findings.append(
+            Finding(
+                ROOT,
+                "root-history",
+                f"root_history must hold versions 1..{root.signed.version}, found {versions}",
+            )
+        )
+    latest = files.read(layout.root_history_path(root.signed.version))
+    if latest is not None and latest != files.read(layout.role_path(ROOT)):
+        findings.append(
+            Finding(
+                ROOT,
+                "root-history",
+                f"root_history/{root.signed.version}.root.json differs from root.json",
+            )
+        )
+    return findings
+
+
+def _role_keys_sane(repo: TufRepository, role: str) -> list[Finding]:
+    md = repo.read(role)
+    if md is None:
+        return []
+    findings = _keyids(role, md.signed) + _key_types(role, md.signed)
+    findings += _stray_signatures(repo, role, md)
+    if role == ROOT and isinstance(md.signed, Root):
+        findings += _root_rules(md.signed)
+    return findings

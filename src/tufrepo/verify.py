@@ -24,6 +24,7 @@ from tufrepo.constants import METADATA_DIR, ROOT, ROOT_HISTORY_DIR, SNAPSHOT, TI
 from tufrepo.errors import MetadataError, RejectedError
 from tufrepo.repository import parse_metadata, role_type
 from tufrepo.targets import desired_targets
+from tufrepo.validation import check_repository
 
 if TYPE_CHECKING:
     from tuf.api.metadata import Metadata
@@ -51,7 +52,7 @@ def verify_repository(repo: TufRepository, files: Store, *, on_main: bool) -> li
     if not checks[0].ok:
         return checks
     checks.append(_root_chain(files))
-    checks += _signatures(repo)
+    checks += _signatures(repo, on_main=on_main)
     if on_main:
         checks += _online_consistency(repo)
     checks.append(_targets_match(repo, files))
@@ -114,12 +115,14 @@ def _root_chain(files: Store) -> Check:
     return Check(name, ok=True, detail=f"{latest} version(s)")
 
 
-def _signatures(repo: TufRepository) -> list[Check]:
+def _signatures(repo: TufRepository, *, on_main: bool) -> list[Check]:
     checks = []
     roles = [ROOT, *repo.targets_roles(), SNAPSHOT, TIMESTAMP]
     for role in roles:
         name = f"{role} verifies with its delegator's threshold"
         md = repo.read(role)
+        if md is None and role in (SNAPSHOT, TIMESTAMP) and not on_main:
+            continue  # not online-signed yet: fine outside main's tip
         delegator = repo.delegator(role)
         if md is None:
             checks.append(Check(name, ok=False, detail=f"metadata/{role}.json is missing"))
@@ -186,3 +189,37 @@ def _targets_match(repo: TufRepository, files: Store) -> Check:
             ):
                 problems.append(f"{path} does not match {role}'s length or hash")
     return Check(name, ok=not problems, detail="; ".join(problems[:10]))
+
+
+def verify_state(repo: TufRepository, files: Store, *, on_main: bool) -> list[Check]:
+    """verify_repository plus the validation engine's findings as checks."""
+    checks = verify_repository(repo, files, on_main=on_main)
+    if checks and checks[0].ok:
+        findings = check_repository(repo, files)
+        checks.append(
+            Check(
+                "validation rules hold",
+                ok=not findings,
+                detail="; ".join(f"{f.role or 'repository'}: {f.message}" for f in findings[:5]),
+            )
+        )
+    return checks
+
+
+def compare_versions(before: TufRepository, after: TufRepository) -> list[Check]:
+    """Between two consecutive states of main: no role's version goes down, history is append-only."""
+    problems = []
+    for role in [ROOT, *before.targets_roles(), SNAPSHOT, TIMESTAMP]:
+        old, new = before.read(role), after.read(role)
+        if old is not None and new is not None and new.signed.version < old.signed.version:
+            problems.append(f"{role} went from v{old.signed.version} to v{new.signed.version}")
+    for entry in before.store.walk(ROOT_HISTORY_DIR):
+        if after.store.read(entry.path) != before.store.read(entry.path):
+            problems.append(f"{entry.path} was modified or removed")
+    return [
+        Check(
+            "no version goes down and root_history only grows",
+            ok=not problems,
+            detail="; ".join(problems),
+        )
+    ]

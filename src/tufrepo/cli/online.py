@@ -70,7 +70,7 @@ def online_sign_command(app: App, push: bool, remote: str) -> None:
         worktree = WorktreeStore(git.top)
         overlay = OverlayStore(worktree)  # the work tree changes only once all is signed
         repo = TufRepository(overlay, now=app.now(), signer_for=online_signer(app))
-        result = online_sign(repo, app.now())
+        result = online_sign(repo, app.now(), worktree)
         if not result.changed:
             app.say("Online signing not needed.")
             app.result({"signed": [], "snapshot": None, "timestamp": None})
