@@ -83,7 +83,58 @@ def parse_metadata(data: bytes, path: str, expected_type: str) -> Metadata[Any]:
         raise MetadataError(f"{path}: not valid TUF metadata (nested too deeply)") from e
     if md.signed.type != expected_type:
         raise MetadataError(f"{path}: expected {expected_type} metadata, found {md.signed.type}")
+    problem = _type_problem(md)
+    if problem:
+        # python-tuf leaves some field types unchecked; a wrongly typed field
+        # must be a clear rejection, not a crash deep inside a check.
+        raise MetadataError(f"{path}: not valid TUF metadata ({problem})")
     return md
+
+
+def _is_str_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _type_problem(md: Metadata[Any]) -> str | None:
+    for keyid, sig in md.signatures.items():
+        if not isinstance(keyid, str) or not isinstance(sig.signature, str):
+            return "signature keyid and sig must be strings"
+    signed = md.signed
+    if not _is_count(signed.version):
+        return "version must be a positive integer"
+    roles: list[Any] = []
+    if isinstance(signed, Root):
+        roles = list(signed.roles.values())
+    elif isinstance(signed, Targets):
+        roles = (
+            list(signed.delegations.roles.values())
+            if signed.delegations and signed.delegations.roles
+            else []
+        )
+        for name, target in signed.targets.items():
+            if (
+                not isinstance(target.length, int)
+                or isinstance(target.length, bool)
+                or target.length < 0
+            ):
+                return f"target {name!r} has an invalid length"
+            if not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in target.hashes.items()
+            ):
+                return f"target {name!r} has invalid hashes"
+    for role in roles:
+        if not _is_str_list(role.keyids) or not _is_count(role.threshold):
+            return "a role needs a list of keyids and a positive threshold"
+        paths = getattr(role, "paths", None)
+        if paths is not None and not _is_str_list(paths):
+            return "delegation paths must be strings"
+        if not isinstance(getattr(role, "terminating", False), bool):
+            return "terminating must be true or false"
+    return None
 
 
 def _short(error: BaseException) -> str:
