@@ -99,6 +99,19 @@ def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
+def _targets_problem(signed: Targets) -> str | None:
+    for name, target in signed.targets.items():
+        if (
+            not isinstance(target.length, int)
+            or isinstance(target.length, bool)
+            or target.length < 0
+        ):
+            return f"target {name!r} has an invalid length"
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in target.hashes.items()):
+            return f"target {name!r} has invalid hashes"
+    return None
+
+
 def _type_problem(md: Metadata[Any]) -> str | None:
     for keyid, sig in md.signatures.items():
         if not isinstance(keyid, str) or not isinstance(sig.signature, str):
