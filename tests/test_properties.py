@@ -15,7 +15,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from securesystemslib.signer import CryptoSigner
+from securesystemslib.signer import CryptoSigner, SSlibKey
 
 from tufrepo import fields, layout
 from tufrepo.editing import RoleChange, init_repository
@@ -40,6 +40,7 @@ def _signed_repository() -> OverlayStore:
         user_key=USER.public_key,
     )
     owned = fields.owned_key(USER.public_key, "@alice")
+    assert isinstance(owned, SSlibKey)
     signer = CryptoSigner(USER._private_key, owned)
     for role in ("root", "targets"):
         event.repo.add_signature(role, signer)

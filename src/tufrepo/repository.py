@@ -123,22 +123,11 @@ def _type_problem(md: Metadata[Any]) -> str | None:
     if isinstance(signed, Root):
         roles = list(signed.roles.values())
     elif isinstance(signed, Targets):
-        roles = (
-            list(signed.delegations.roles.values())
-            if signed.delegations and signed.delegations.roles
-            else []
-        )
-        for name, target in signed.targets.items():
-            if (
-                not isinstance(target.length, int)
-                or isinstance(target.length, bool)
-                or target.length < 0
-            ):
-                return f"target {name!r} has an invalid length"
-            if not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in target.hashes.items()
-            ):
-                return f"target {name!r} has invalid hashes"
+        if signed.delegations and signed.delegations.roles:
+            roles = list(signed.delegations.roles.values())
+        problem = _targets_problem(signed)
+        if problem:
+            return problem
     for role in roles:
         if not _is_str_list(role.keyids) or not _is_count(role.threshold):
             return "a role needs a list of keyids and a positive threshold"
