@@ -113,9 +113,10 @@ def _targets_problem(signed: Targets) -> str | None:
 
 
 def _type_problem(md: Metadata[Any]) -> str | None:
-    for keyid, sig in md.signatures.items():
-        if not isinstance(keyid, str) or not isinstance(sig.signature, str):
-            return "signature keyid and sig must be strings"
+    # The annotations say str; hostile JSON says otherwise (null, numbers).
+    raw: list[tuple[object, object]] = [(k, s.signature) for k, s in md.signatures.items()]
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in raw):
+        return "signature keyid and sig must be strings"
     signed = md.signed
     if not _is_count(signed.version):
         return "version must be a positive integer"
