@@ -1,0 +1,149 @@
+"""`tufrepo test-client` and `tufrepo download`: the client side of a published repository."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from tufrepo.cli.app import App, pass_app
+from tufrepo.client import download, run_checks
+from tufrepo.errors import RejectedError, UsageError
+
+
+def _time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as e:
+        raise UsageError(f"--time: not an ISO 8601 time: {value}") from e
+    from datetime import UTC  # noqa: PLC0415
+
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+@click.command("test-client")
+@click.argument("metadata_url")
+@click.option(
+    "--targets-url", metavar="URL", help="Default: METADATA_URL with metadata -> targets."
+)
+@click.option(
+    "--root",
+    "root_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The trusted root to start from (default: trust 1.root.json on first use).",
+)
+@click.option(
+    "--update-from",
+    metavar="URL",
+    help="First refresh from this (currently deployed) metadata URL, then from METADATA_URL.",
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="PATH",
+    help="An artifact that must download and verify (repeat).",
+)
+@click.option(
+    "--valid-days",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="The whole repository must still be valid this many days ahead.",
+)
+@click.option(
+    "--offline-valid-days",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Root and targets must still be valid this many days ahead.",
+)
+@click.option("--time", "at", metavar="ISO8601", help="Check as if it were this time.")
+@pass_app
+def test_client_command(
+    app: App,
+    metadata_url: str,
+    targets_url: str | None,
+    root_file: Path | None,
+    update_from: str | None,
+    targets: tuple[str, ...],
+    valid_days: int,
+    offline_valid_days: int,
+    at: str | None,
+) -> None:
+    """Refresh a published repository with a TUF client and check its margins.
+
+    One line per check; exit 4 with the reason when one fails. Run it after
+    every publish and on a schedule, so expiry is caught before users hit it.
+    """
+    root = root_file.read_bytes() if root_file else None
+    checks = run_checks(
+        metadata_url, targets_url=targets_url, root=root, update_from=update_from,
+        targets=list(targets), valid_days=valid_days, offline_valid_days=offline_valid_days,
+        now=_time(at) or app.now(),
+    )  # fmt: skip
+    for check in checks:
+        app.say(
+            f"{'OK  ' if check.ok else 'FAIL'} {check.name}"
+            + (f": {check.detail}" if check.detail else "")
+        )
+    failed = [c for c in checks if not c.ok]
+    app.result(
+        {
+            "ok": not failed,
+            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks],
+        }
+    )
+    if failed:
+        raise RejectedError(f"{failed[0].name}: {failed[0].detail}")
+
+
+@click.command("download")
+@click.argument("target_path")
+@click.option(
+    "--metadata-url", required=True, metavar="URL", help="The repository's metadata URL."
+)
+@click.option(
+    "--targets-url", metavar="URL", help="Default: metadata URL with metadata -> targets."
+)
+@click.option(
+    "--root",
+    "root_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The root you trust (pin it; do not download it from the same place).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the artifact here (default: print it when it is JSON).",
+)
+@pass_app
+def download_command(
+    app: App, target_path: str, metadata_url: str, targets_url: str | None,
+    root_file: Path, output: Path | None,
+) -> None:  # fmt: skip
+    """Download TARGET_PATH through TUF and verify it.
+
+    Refreshes from the pinned --root, then downloads the artifact and checks
+    its length and hashes against signed metadata. Exit 4 when anything does
+    not verify; nothing is written then.
+    """
+    data = download(metadata_url, targets_url, root_file.read_bytes(), target_path, now=app.now())
+    if output is not None:
+        output.write_bytes(data)
+        app.say(f"Verified {target_path} ({len(data)} bytes) -> {output}")
+    else:
+        try:
+            json.loads(data)
+        except ValueError as e:
+            raise UsageError(f"{target_path} is not JSON", hint="pass -o FILE to save it") from e
+        click.echo(data.decode(), nl=False)
+    app.result(
+        {"target": target_path, "length": len(data), "output": str(output) if output else None}
+    )

@@ -1,0 +1,59 @@
+"""`tufrepo publish OUT`: build the static repository site after checking it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tufrepo.cli.app import App, pass_app
+from tufrepo.errors import RejectedError
+from tufrepo.online import check_offline_roles
+from tufrepo.publish import build_site
+from tufrepo.repository import TufRepository
+from tufrepo.store import WorktreeStore
+from tufrepo.validation import check_repository
+
+
+@click.command("publish")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--metadata-path",
+    default="metadata",
+    show_default=True,
+    help="Where metadata goes inside OUT ('.' for the top level).",
+)
+@click.option(
+    "--targets-path", default="targets", show_default=True, help="Where artifacts go inside OUT."
+)
+@click.option("--no-targets", is_flag=True, help="Publish metadata only.")
+@pass_app
+def publish_command(
+    app: App, out: Path, metadata_path: str, targets_path: str, no_targets: bool
+) -> None:
+    """Build the consistent-snapshot repository in OUT (e.g. for GitHub Pages).
+
+    Versioned metadata (every root, N.snapshot.json, N.<role>.json),
+    timestamp.json, index.html (a readable status page) and hash-prefixed
+    artifacts. Before OUT is touched, main is validated, the staged result is
+    refreshed by a TUF client (python-tuf's ngclient) with every artifact
+    downloaded, and metadata sizes are checked against client limits; any
+    failure is exit 4 and leaves OUT as it was.
+    """
+    top = app.git().top
+    store = WorktreeStore(top)
+    repo = TufRepository(store, now=app.now())
+    check_offline_roles(repo)
+    findings = check_repository(repo, store)
+    if findings:
+        raise RejectedError(
+            f"refusing to publish: {findings[0].message}",
+            hint="`tufrepo verify` lists every problem",
+        )
+    result = build_site(
+        repo, store, out, now=app.now(), metadata_path=metadata_path,
+        targets_path=targets_path, include_targets=not no_targets,
+    )  # fmt: skip
+    versions = ", ".join(f"{role} v{v}" for role, v in result.roles.items())
+    app.say(f"Published {versions} and {result.artifacts} artifact(s) to {result.out}")
+    app.result({"out": str(result.out), "roles": result.roles, "artifacts": result.artifacts})
