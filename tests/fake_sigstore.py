@@ -320,7 +320,11 @@ class FakeSigstore:
         server = _Server(self)
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, name="fake-sigstore", daemon=True
+            # A short poll interval keeps stop() from waiting up to half a second.
+            target=server.serve_forever,
+            args=(0.01,),
+            name="fake-sigstore",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -424,7 +428,9 @@ class FakeSigstore:
             claims = jwt.decode(
                 token,
                 options={
-                    "verify_signature": False,
+                    "verify_signature": False,  # nobody can verify the fake's tokens
+                    "verify_aud": True,
+                    "verify_exp": True,
                     "require": ["iss", "sub", "aud", "iat", "exp"],
                 },
                 audience=AUDIENCE,
