@@ -26,7 +26,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+# tuf-js, the independent TUF client the tests check every published repository with.
+TUFJS := tests/js/node_modules/.package-lock.json
+$(TUFJS): tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --silent
+	touch $(TUFJS)
+
+unit: $(STAMP) $(TUFJS)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

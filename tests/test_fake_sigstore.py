@@ -118,6 +118,8 @@ def no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Behave the same inside a real CI job that has OIDC credentials."""
     for name in AMBIENT_ENV:
         monkeypatch.delenv(name, raising=False)
+    # sigstore's HTTP clients (requests) honour *_PROXY; the fake is never behind one.
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
 
 
 @pytest.fixture
@@ -367,6 +369,13 @@ def test_ambient_github_credential_needs_the_request_token(
     monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "not-the-runner-token")
     with pytest.raises(IdentityError, match=r"OIDC token request failed \(code=401"):
         detect_credential()
+
+
+def test_ambient_gitlab_style_credential_needs_no_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = mint_token("https://ci.example/octo/repo", "https://ci.example")
+    monkeypatch.setenv("GITLAB_CI", "true")
+    monkeypatch.setenv("SIGSTORE_ID_TOKEN", token)
+    assert detect_credential() == token
 
 
 # -- TUF metadata signed with securesystemslib's Sigstore signer -------------------------

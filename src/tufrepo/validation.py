@@ -29,6 +29,7 @@ from tufrepo.constants import (
 )
 from tufrepo.errors import MetadataError, RejectedError, UnsupportedKeyError
 from tufrepo.release import check_target_path
+from tufrepo.repository import parse_metadata
 from tufrepo.targets import desired_targets
 
 if TYPE_CHECKING:
@@ -282,10 +283,12 @@ def _keys_of(signed: Any) -> dict[str, Key]:
     return {}
 
 
-def _stray_signatures(repo: TufRepository, role: str, md: Metadata[Any]) -> list[Finding]:
+def _stray_signatures(
+    repo: TufRepository, role: str, md: Metadata[Any], also: frozenset[str] = frozenset()
+) -> list[Finding]:
     # #157: signatures (even empty ones) from keys the role no longer expects
     # are at best noise and at worst let a removed key look like a signer.
-    expected = repo.expected_keys(role)
+    expected = set(repo.expected_keys(role)) | also
     stray = sorted(k for k in md.signatures if k not in expected)
     if not stray:
         return []
@@ -572,7 +575,7 @@ def check_repository(repo: TufRepository, files: Store) -> list[Finding]:
     findings = _guard("", check_tree, repo, files)
     findings += _guard(ROOT, _history_consistent, repo, files)
     for role in [ROOT, *repo.targets_roles()]:
-        findings += _guard(role, _role_keys_sane, repo, role)
+        findings += _guard(role, _role_keys_sane, repo, files, role)
     return _unique(findings)
 
 
@@ -605,12 +608,19 @@ def _history_consistent(repo: TufRepository, files: Store) -> list[Finding]:
     return findings
 
 
-def _role_keys_sane(repo: TufRepository, role: str) -> list[Finding]:
+def _role_keys_sane(repo: TufRepository, files: Store, role: str) -> list[Finding]:
     md = repo.read(role)
     if md is None:
         return []
     findings = _keyids(role, md.signed) + _key_types(role, md.signed)
-    findings += _stray_signatures(repo, role, md)
+    previous: frozenset[str] = frozenset()
+    if role == ROOT and md.signed.version > 1:
+        # A new root also carries the signatures of the root before it.
+        data = files.read(layout.root_history_path(md.signed.version - 1))
+        if data is not None:
+            old = parse_metadata(data, layout.root_history_path(md.signed.version - 1), ROOT)
+            previous = frozenset(old.signed.roles[ROOT].keyids)
+    findings += _stray_signatures(repo, role, md, previous)
     if role == ROOT and isinstance(md.signed, Root):
         findings += _root_rules(md.signed)
     return findings

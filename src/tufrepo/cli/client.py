@@ -33,7 +33,7 @@ def _time(value: str | None) -> datetime | None:
 @click.option(
     "--root",
     "root_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The trusted root to start from (default: trust 1.root.json on first use).",
 )
 @click.option(
@@ -114,7 +114,7 @@ def test_client_command(
     "--root",
     "root_file",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The root you trust (pin it; do not download it from the same place).",
 )
 @click.option(
