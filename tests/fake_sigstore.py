@@ -276,8 +276,9 @@ class FakeSigstore:
             config = ClientTrustConfig.from_json(json.dumps(fake.trust_config_json()))
             token = IdentityToken(mint_token(DEFAULT_WORKFLOW_IDENTITY))
 
-    ``gha_identity`` and ``gha_issuer`` choose what ``/gha-token`` certifies;
-    ``gha_request_token`` is the bearer token it requires
+    ``gha_identity`` and ``gha_issuer`` choose what ``/gha-token`` certifies,
+    ``gha_extra_claims`` adds or overrides claims (``sub``, ``iat``, ``exp``, ...),
+    and ``gha_request_token`` is the bearer token it requires
     (``ACTIONS_ID_TOKEN_REQUEST_TOKEN``).
     """
 
@@ -285,6 +286,7 @@ class FakeSigstore:
         self.gha_identity = DEFAULT_WORKFLOW_IDENTITY
         self.gha_issuer = GITHUB_ISSUER
         self.gha_request_token = GHA_REQUEST_TOKEN
+        self.gha_extra_claims: dict[str, Any] = {}
         # Back-dated so that keys and CAs are valid for any test run today.
         self.not_before = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
         self._root_key = ec.generate_private_key(ec.SECP256R1())
@@ -568,7 +570,13 @@ class FakeSigstore:
             raise ServiceError(401, "bad ACTIONS_ID_TOKEN_REQUEST_TOKEN")
         if not audience:
             raise ServiceError(400, "audience query parameter missing")
-        return {"value": mint_token(self.gha_identity, self.gha_issuer, audience=audience)}
+        token = mint_token(
+            self.gha_identity,
+            self.gha_issuer,
+            audience=audience,
+            extra_claims=self.gha_extra_claims,
+        )
+        return {"value": token}
 
 
 class _Server(ThreadingHTTPServer):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 from fake_sigstore import (
     DEFAULT_WORKFLOW_IDENTITY,
@@ -361,6 +363,18 @@ def test_ambient_github_credential(
     )
     [bundle] = sign(config, credential, b"hello")
     Verifier(trusted_root=config.trusted_root).verify_artifact(b"hello", bundle, WORKFLOW)
+
+
+def test_gha_token_claims_are_configurable(github_actions: FakeSigstore) -> None:
+    github_actions.gha_issuer = GOOGLE_ISSUER
+    github_actions.gha_identity = "alice@example.com"
+    github_actions.gha_extra_claims = {"sub": "1234", "exp": int(time.time()) + 60}
+    credential = detect_credential()
+    assert credential is not None
+    token = IdentityToken(credential)
+    assert (token.issuer, token.identity) == (GOOGLE_ISSUER, "alice@example.com")
+    claims = jwt.decode(credential, options={"verify_signature": False}, audience="sigstore")
+    assert (claims["sub"], claims["exp"]) == ("1234", github_actions.gha_extra_claims["exp"])
 
 
 def test_ambient_github_credential_needs_the_request_token(
