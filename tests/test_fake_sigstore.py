@@ -418,6 +418,10 @@ def test_tuf_root_signed_and_verified() -> None:
         reloaded_key.verify_signature(signature, reloaded.signed_bytes + b" ")
     assert str(caught.value.__cause__) == "Bundle message digest mismatch"
 
+    no_bundle = Signature(key.keyid, signature.signature)
+    with pytest.raises(VerificationError, match=r"^no valid Sigstore bundle in signature"):
+        reloaded_key.verify_signature(no_bundle, reloaded.signed_bytes)
+
 
 @pytest.mark.usefixtures("github_actions", "tuf_sigstore")
 def test_tuf_signature_of_another_workflow_does_not_count() -> None:
