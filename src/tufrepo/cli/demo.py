@@ -23,7 +23,7 @@ import click
 from securesystemslib.signer import CryptoSigner
 
 from tufrepo.cli.app import App, pass_app
-from tufrepo.errors import TufRepoError
+from tufrepo.errors import TufRepoError, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -223,7 +223,7 @@ def demo_command(app: App, directory: Path | None) -> None:
     keep = directory is not None
     base = directory or Path(tempfile.mkdtemp(prefix="tufrepo-demo-"))
     if keep and base.exists() and any(base.iterdir()):
-        raise DemoError(f"{base} is not empty", hint="give --dir a new or empty directory")
+        raise UsageError(f"{base} is not empty", hint="give --dir a new or empty directory")
     base.mkdir(parents=True, exist_ok=True)
     env = {**_GIT_ENV, "CRYPTO_SIGNER_PATH_PREFIX": str(base / "keys")}
     try:
