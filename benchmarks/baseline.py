@@ -41,7 +41,8 @@ def targets(checkout: Path, key: str) -> None:
             name = path.relative_to(base).as_posix()
             md.signed.targets[name] = TargetFile.from_file(name, str(path), ["sha256"])
     md.sign(_signer(key))
-    (checkout / "metadata" / "baseline-targets.json").write_bytes(SER.serialize(md))
+    with tempfile.TemporaryDirectory() as out:  # same write work, outside the checkout
+        (Path(out) / "targets.json").write_bytes(SER.serialize(md))
 
 
 def status(checkout: Path) -> None:

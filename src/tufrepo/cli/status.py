@@ -15,6 +15,8 @@ from tufrepo.gitrepo import GitTreeStore
 from tufrepo.status import EventState, EventStatus, RoleStatus, event_status
 from tufrepo.store import WorktreeStore
 
+MAX_LISTED = 100
+
 _EXIT = {
     EventState.READY: ExitCode.OK,
     EventState.WAITING: ExitCode.NOT_READY,
@@ -98,7 +100,13 @@ def _role_markdown(role: RoleStatus, event: str) -> list[str]:
         lines.append(f"Invitees accept by running `repo-sign {event}`.")
     if role.target_changes:
         lines.append(f"Role `{role.role}` contains these artifact changes:")
-        lines += [f" * `{c.path}`: {c.change.value}" for c in role.target_changes]
+        shown = role.target_changes[:MAX_LISTED]
+        lines += [f" * `{c.path}`: {c.change.value}" for c in shown]
+        if len(role.target_changes) > MAX_LISTED:
+            # A pull-request comment holds 65,536 characters; --json lists everything.
+            lines.append(
+                f" * … and {len(role.target_changes) - MAX_LISTED} more (see `status --json`)"
+            )
     for d in role.delegation_changes:
         lines.append(
             f"Delegation `{d.role}` {d.change.value}: "
