@@ -23,7 +23,20 @@ from securesystemslib.signer import CryptoSigner
 
 from tufrepo.cli import cli
 
-NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+# Noon (UTC) today: a fixed point within a test run, and close enough to the real
+# clock that tuf-js (which has no reference-time option) accepts fresh metadata.
+NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+
+
+def iso(when: datetime) -> str:
+    """TUF's expiry format."""
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def day(days: float) -> str:
+    """NOW + days, as TUF writes it."""
+    return iso(NOW + timedelta(days=days))
+
 
 _ISOLATED_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",

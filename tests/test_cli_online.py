@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import World, git, init_repo, out, run
+from conftest import World, day, git, init_repo, out, run
 
 
 def md(world: World, role: str, ref: str = "origin/main") -> dict[str, Any]:
@@ -32,9 +32,9 @@ def test_first_online_sign_and_a_no_op_second_run(world: World) -> None:
     snapshot = md(world, "snapshot")["signed"]
     assert snapshot["version"] == 1
     assert snapshot["meta"] == {"targets.json": {"version": 1}}
-    assert snapshot["expires"] == "2027-11-25T12:00:00Z"
+    assert snapshot["expires"] == day(365)
     timestamp = md(world, "timestamp")["signed"]
-    assert timestamp["expires"] == "2026-11-27T12:00:00Z"
+    assert timestamp["expires"] == day(2)
     assert timestamp["meta"] == {"snapshot.json": {"version": 1}}
 
     code, result = online_sign(world)
@@ -50,11 +50,11 @@ def test_online_roles_are_refreshed_in_their_signing_periods(world: World) -> No
     world.tick(11)
     assert online_sign(world)[1]["signed"] == ["snapshot", "timestamp"]
     assert md(world, "snapshot")["signed"]["version"] == 2
-    assert md(world, "snapshot")["signed"]["expires"] == "2026-12-16T12:00:00Z"
+    assert md(world, "snapshot")["signed"]["expires"] == day(11 + 10)
     world.tick(2)
     assert online_sign(world)[1]["signed"] == ["timestamp"]
     assert md(world, "timestamp")["signed"]["version"] == 3
-    assert md(world, "timestamp")["signed"]["expires"] == "2026-12-10T12:00:00Z"
+    assert md(world, "timestamp")["signed"]["expires"] == day(13 + 2)
     assert md(world, "snapshot")["signed"]["version"] == 2
 
 
@@ -140,7 +140,7 @@ def test_bump_expiring_opens_events_once(world: World) -> None:
         world.merge(event)
         online_sign(world)
     assert md(world, "root")["signed"]["version"] == 2
-    assert md(world, "targets")["signed"]["expires"] == "2026-12-04T12:00:00Z"
+    assert md(world, "targets")["signed"]["expires"] == day(2 + 7)
     assert md(world, "snapshot")["signed"]["meta"] == {"targets.json": {"version": 2}}
     result = world.ci_run("--json", "bump-expiring", "--push")
     assert json.loads(result.stdout.splitlines()[0]) == {"events": []}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from conftest import out, run
+from tufjs import check_site_with_both_clients
 
 
 def test_demo_runs_the_whole_life_cycle(tmp_path: Path) -> None:
@@ -22,6 +24,7 @@ def test_demo_runs_the_whole_life_cycle(tmp_path: Path) -> None:
     ]:
         assert line in text, line
     assert (tmp_path / "demo" / "site" / "metadata" / "2.targets.json").exists()
+    check_site_with_both_clients(tmp_path / "demo" / "site", datetime.now(UTC))
 
 
 def test_demo_refuses_a_non_empty_directory(tmp_path: Path) -> None:

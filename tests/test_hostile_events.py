@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import _CLEARED_ENV, _ISOLATED_ENV, NOW, World, git, init_repo
+from conftest import _CLEARED_ENV, _ISOLATED_ENV, NOW, World, day, git, init_repo
 
 EXPIRES_OK = (NOW + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -258,7 +258,7 @@ SCENARIOS: dict[str, tuple[Callable[[Path], None], str]] = {
     "expired": (
         chain(
             edit("targets", lambda s: None),
-            edit("targets", _set("expires", "2026-11-01T00:00:00Z"), bump=False),
+            edit("targets", _set("expires", day(-20)), bump=False),
         ),
         "expired",
     ),

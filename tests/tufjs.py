@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
 import tempfile
+import threading
+from datetime import datetime
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tuf.api.metadata import Metadata, Targets
+
+from tufrepo.client import download
 
 CLIENT = Path(__file__).parent / "js" / "client.js"
 MODULES = Path(__file__).parent / "js" / "node_modules" / "tuf-js"
@@ -31,3 +38,33 @@ def tufjs_refresh(
         return False, done.stderr.strip()
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return True, result
+
+
+def check_site_with_both_clients(site: Path, now: datetime) -> None:
+    """Serve a published site on 127.0.0.1; ngclient (at ``now``) and tuf-js both refresh
+    and download every artifact it lists."""
+    metadata = site / "metadata"
+    targets: list[str] = []
+    for path in metadata.glob("*.json"):
+        signed: object = Metadata.from_file(str(path)).signed
+        if isinstance(signed, Targets):
+            targets += list(signed.targets)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    root = (metadata / "1.root.json").read_bytes()
+    try:
+        for target in targets:
+            download(f"{url}/metadata", None, root, target, now=now)
+        ok, detail = tufjs_refresh(
+            f"{url}/metadata", f"{url}/targets", metadata / "1.root.json", targets
+        )
+        assert ok, detail
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
