@@ -200,7 +200,7 @@ class TufRepository(Repository):
     # --- reading ---------------------------------------------------------------
 
     def read(self, role: str) -> Metadata[Any] | None:
-        """The role's current metadata, or None when there is no file."""
+        """The role's current metadata (read-only, shared), or None when there is no file."""
         if role not in self._cache:
             if not layout.is_safe_role_name(role):
                 # Attack: a delegation named "../x" must not make us read outside metadata/.
@@ -210,10 +210,8 @@ class TufRepository(Repository):
             self._cache[role] = (
                 None if data is None else parse_metadata(data, path, role_type(role))
             )
-        md = self._cache[role]
-        # Callers may edit what they get: hand out deep copies (to_dict/from_dict
-        # would share lists such as keyids with the cached original).
-        return None if md is None else copy.deepcopy(md)
+        # Shared and parsed once: callers must not modify it (use open() to edit).
+        return self._cache[role]
 
     def read_known_good(self, role: str) -> Metadata[Any] | None:
         """The role's known-good metadata, or None (new role or new repository)."""
@@ -232,9 +230,10 @@ class TufRepository(Repository):
         return self.store.read(layout.role_path(role)) is not None
 
     def open(self, role: str) -> Metadata[Any]:
-        """The role's metadata for editing; new when it does not exist."""
+        """A private copy of the role's metadata for editing; new when it does not exist."""
         md = self.read(role)
-        return md if md is not None else Metadata(new_signed(role))
+        # A deep copy: to_dict/from_dict would share lists such as keyids with the cache.
+        return copy.deepcopy(md) if md is not None else Metadata(new_signed(role))
 
     def known_good_version(self, role: str) -> int:
         """Version of the role in known good; 0 when it is new."""
@@ -371,9 +370,9 @@ class TufRepository(Repository):
         Real signatures by keys that are still expected are kept; signatures by
         keys no longer expected are dropped (no leftover empty signatures).
         """
-        md = self.read(role)
-        if md is None:
+        if not self.exists(role):
             return
+        md = self.open(role)
         expected = self.expected_keys(role)
         kept = {k: s for k, s in md.signatures.items() if k in expected and s.signature}
         md.signatures.clear()
@@ -409,9 +408,9 @@ class TufRepository(Repository):
             SignerUnavailableError: the new signature does not verify with the
                 signer's public key (wrong key, or a broken token).
         """
-        md = self.read(role)
-        if md is None:
+        if not self.exists(role):
             raise MetadataError(f"{layout.role_path(role)} does not exist")
+        md = self.open(role)
         sig = md.sign(signer, append=True)
         try:
             signer.public_key.verify_signature(sig, md.signed_bytes)

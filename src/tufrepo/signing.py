@@ -41,10 +41,11 @@ def reapply(event: SigningEvent, results: list[SignResult]) -> list[str]:
     """
     changed = []
     for result in results:
-        md = event.repo.read(result.role)
-        if md is None or md.signed_bytes != result.payload:
+        current = event.repo.read(result.role)
+        if current is None or current.signed_bytes != result.payload:
             changed.append(result.role)
             continue
+        md = event.repo.open(result.role)
         md.signatures[result.keyid] = result.signature
         event.repo.write(result.role, md)
     return changed
