@@ -216,6 +216,11 @@ class GitRepo:
             entries.append(FileEntry(str(item.path), kind))
         yield from sorted(entries, key=lambda e: e.path)
 
+    def refs(self, *prefixes: str) -> dict[str, str]:
+        """Ref name -> commit sha for every ref under the given prefixes (``refs/heads/sign``)."""
+        out = self._git("for-each-ref", "--format=%(refname) %(objectname)", *prefixes)
+        return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+
     def first_parent_log(self, rev: str) -> list[tuple[str, str]]:
         """(sha, subject) of ``rev``'s first-parent history, oldest first."""
         out = self._git("log", "--first-parent", "--reverse", "--format=%H %s", rev)

@@ -11,7 +11,7 @@ from tufrepo.cli.app import App, pass_app
 from tufrepo.cli.common import PATH_PREFIX_ENV, remote_option
 from tufrepo.constants import EVENT_BRANCH_PREFIX, MAIN_BRANCH, SNAPSHOT, TIMESTAMP
 from tufrepo.errors import GitStateError, PushRejectedError, RejectedError, SignerUnavailableError
-from tufrepo.expiry import event_name, expiring_roles
+from tufrepo.expiry import already_open, event_name, expiring_roles
 from tufrepo.gitrepo import GitTreeStore
 from tufrepo.layout import role_path
 from tufrepo.online import online_sign
@@ -129,9 +129,10 @@ def online_sign_command(app: App, push: bool, remote: str) -> None:
 def bump_expiring_command(app: App, push: bool, remote: str) -> None:
     """Open signing events for offline roles inside their signing period (CI).
 
-    For each such role a branch sign/<role>-v<N> gets a new, unsigned version
-    of the role with a fresh expiry. An event whose branch already exists is
-    skipped, so scheduled runs are idempotent. `--json` lists the events.
+    All such roles get a new, unsigned version with a fresh expiry on one
+    branch, sign/<role>-v<N>[-<role>-v<N>...], so their signers sign once.
+    Roles whose next version is already on an open event are skipped, so
+    scheduled runs are idempotent. `--json` lists the events created.
     """
     git = app.git()
     git.fetch(remote)
@@ -144,24 +145,28 @@ def bump_expiring_command(app: App, push: bool, remote: str) -> None:
         app.say("No repository yet: nothing to do.")
         app.result({"events": []})
         return
-    created = []
+    versions = {}
     for role in expiring_roles(current, now):
         md = current.read(role)
-        version = (md.signed.version if md else 0) + 1
-        name = event_name(role, version)
-        if git.rev(f"refs/remotes/{remote}/{name}") or git.rev(f"refs/heads/{name}"):
-            app.say(f"{name} already exists.")
-            continue
+        versions[role] = (md.signed.version if md else 0) + 1
+    open_events = git.refs(f"refs/remotes/{remote}/sign", "refs/heads/sign")
+    covered = already_open([GitTreeStore(git, sha) for sha in open_events.values()], versions)
+    for role in sorted(covered):
+        app.say(f"{role} v{versions.pop(role)} already has an open signing event.")
+    created = []
+    if versions:
+        name = event_name(versions)
         overlay = OverlayStore(GitTreeStore(git, main))
-        TufRepository(overlay, now=now, known_good=GitTreeStore(git, main)).bump(role)
-        sha = git.commit_changes(
-            main, overlay.effective_changes(), f"Periodic version bump: {role} v{version}"
-        )
+        repo = TufRepository(overlay, now=now, known_good=GitTreeStore(git, main))
+        for role in versions:
+            repo.bump(role)
+        message = "Periodic version bump: " + ", ".join(f"{r} v{v}" for r, v in versions.items())
+        sha = git.commit_changes(main, overlay.effective_changes(), message)
         if push:
             git.push(remote, sha, name)
         else:
             git.set_branch(name, sha)
-        app.say(f"Opened {name}.")
+        app.say(f"Opened {name}: {', '.join(versions)} need(s) signing before expiry.")
         created.append(name)
     if not created:
         app.say("No role needs re-signing.")
