@@ -251,6 +251,18 @@ def main() -> None:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     tufrepo_bin = make_venv(args.work / "venv-tufrepo", str(PROJECT))
+    # the code under test, as it is now (the venv may be from an earlier run)
+    subprocess.run(
+        [
+            str(tufrepo_bin / "pip"),
+            "install",
+            "-q",
+            "--force-reinstall",
+            "--no-deps",
+            str(PROJECT),
+        ],
+        check=True,
+    )
     base_bin = make_venv(
         args.work / "venv-baseline", "tuf>=7,<8", "securesystemslib[crypto]>=1.6,<2"
     )
