@@ -99,6 +99,11 @@ def test_a_modified_artifact_from_main_shows_as_modified(world: World, tmp_path:
     src.write_text('{"fixed": true}\n')
     result = run("open-event", "sign/fix", "--remote", f"file://{world.origin}",
                  "--add", f"{src}={TARGET}", now=world.now)  # fmt: skip
+    assert result.exit_code == 4, "a release job must not rewrite a released file by accident"
+    assert f"error: {TARGET} is already released with other content" in out(result)
+    assert git(world.origin, "branch", "--list", "sign/fix") == ""
+    result = run("open-event", "sign/fix", "--remote", f"file://{world.origin}", "--replace",
+                 "--add", f"{src}={TARGET}", now=world.now)  # fmt: skip
     assert result.exit_code == 0, out(result)
     code, status = world.status("sign/fix")
     assert code == 3
@@ -180,3 +185,42 @@ def test_open_event_in_a_checkout_without_push(world: World, tmp_path: Path) -> 
     assert "saved as local branch sign/local" in result.output
     assert git(alice.clone, "show", "sign/local:targets/x.json") == "{}"
     assert git(world.origin, "branch", "--list", "sign/local") == ""
+
+
+def test_hostile_app_jobs_are_refused_or_rejected(world: World, tmp_path: Path) -> None:
+    """A release job's token can push sign/* branches; what it must not get away with."""
+    released_repo(world)
+    alice = world.users["alice"]
+    assert (
+        alice.tufrepo("delegate", "sign/deleg", "other-app", "--key", alice.key_uri).exit_code == 0
+    )
+    world.merge("sign/deleg")
+    assert world.ci_run("online-sign", "--push").exit_code == 0
+    # 1. a path outside targets/
+    src = tmp_path / "x.json"
+    src.write_text("{}")
+    escape = run("open-event", "sign/evil-1", "--remote", f"file://{world.origin}",
+                 "--add", f"{src}=../metadata/root.json", now=world.now)  # fmt: skip
+    assert escape.exit_code == 4
+    assert "has an empty, '.' or '..' segment" in out(escape)
+    # 2. a file in another application's delegated role: status shows that role
+    # changed, so its own signers (not the app's) must sign it
+    other = run("--json", "open-event", "sign/evil-2", "--remote", f"file://{world.origin}",
+                "--add", f"{src}=other-app/evil.json", now=world.now)  # fmt: skip
+    assert json.loads(other.stdout.splitlines()[0])["roles"] == ["other-app"]
+    code, status = world.status("sign/evil-2")
+    assert code == 3
+    assert [r["role"] for r in status["roles"]] == ["other-app"]
+    # 3. metadata/root.json edited by hand on the branch: rejected by status
+    attacker = tmp_path / "attacker"
+    git(tmp_path, "clone", "-q", str(world.origin), str(attacker))
+    git(attacker, "switch", "-q", "-c", "sign/evil-3")
+    root = json.loads((attacker / "metadata" / "root.json").read_text())
+    root["signed"]["roles"]["targets"]["threshold"] = 1
+    root["signed"]["x-note"] = "attacker"
+    (attacker / "metadata" / "root.json").write_text(json.dumps(root))
+    git(attacker, "commit", "-q", "-a", "-m", "root")
+    git(attacker, "push", "-q", "origin", "sign/evil-3")
+    code, status = world.status("sign/evil-3")
+    assert code == 4
+    assert {"version", "root-history"} <= {f["code"] for f in status["findings"]}

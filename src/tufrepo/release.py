@@ -84,12 +84,22 @@ def stage_artifacts(
     store: WritableStore,
     adds: dict[str, bytes],
     removes: list[str],
+    *,
+    replace: bool = False,
 ) -> list[str]:
     """Write and remove artifacts in ``store``; return the targets roles that changed.
 
+    Args:
+        event: the signing event (its known good tells what is released).
+        store: the event's files.
+        adds: target path -> new content.
+        removes: target paths to remove.
+        replace: allow changing an artifact that is already released on main.
+
     Raises:
         RejectedError: an unsafe target path, a path through a symlink, a
-            path that is a directory, or removing a file that does not exist.
+            path that is a directory, removing a file that does not exist, or
+            changing a released artifact without ``replace``.
     """
     existing = {e.path for e in store.walk(TARGETS_DIR)}
     for path in [*adds, *removes]:
@@ -100,6 +110,13 @@ def stage_artifacts(
         if any(e.startswith(f"{TARGETS_DIR}/{path}/") for e in existing):
             raise RejectedError(f"target path {path!r} is a directory")
     for path, data in adds.items():
+        released = event.known_good.read(f"{TARGETS_DIR}/{path}") if event.known_good else None
+        if released is not None and released != data and not replace:
+            # Attack: a release job rewriting another release's published file.
+            raise RejectedError(
+                f"{path} is already released with other content",
+                hint="pass --replace if changing a released artifact is intended",
+            )
         store.write(f"{TARGETS_DIR}/{path}", data)
     for path in removes:
         if f"{TARGETS_DIR}/{path}" not in existing:

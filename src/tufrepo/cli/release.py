@@ -40,6 +40,9 @@ from tufrepo.session import EventSession
 )
 @click.option("--message", help="The commit message.")
 @click.option(
+    "--replace", is_flag=True, help="Allow changing an artifact that is already released on main."
+)
+@click.option(
     "--release",
     "release_version",
     metavar="VERSION",
@@ -62,6 +65,7 @@ def open_event_command(
     message: str | None,
     release_version: str | None,
     run_id: str | None,
+    replace: bool,
     push: bool,
 ) -> None:
     """Add or remove artifacts on the signing event EVENT and push it.
@@ -98,8 +102,9 @@ def open_event_command(
             git = app.git()
         try:
             _open_event(
-                app, git, event, contents, list(removes), message, push=push, local=not remote_url
-            )
+                app, git, event, contents, list(removes), message,
+                push=push, local=not remote_url, replace=replace,
+            )  # fmt: skip
         finally:
             if remote_url:
                 git.close()
@@ -129,6 +134,7 @@ def _open_event(
     *,
     push: bool,
     local: bool,
+    replace: bool,
 ) -> None:
     session = EventSession(
         git, event, pull_remote=DEFAULT_REMOTE, push_remote=DEFAULT_REMOTE, now=app.now()
@@ -136,7 +142,7 @@ def _open_event(
     app.say(f"{'New' if session.is_new else 'Existing'} signing event {event}")
     if not session.event.repo.exists(ROOT):
         raise RejectedError("the repository has no metadata/root.json yet")
-    roles = stage_artifacts(session.event, session.store, contents, removes)
+    roles = stage_artifacts(session.event, session.store, contents, removes, replace=replace)
     default = "Add " + ", ".join(contents) if contents else "Remove " + ", ".join(removes)
     sha = session.commit(message or default)
     if sha is None:
