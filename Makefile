@@ -20,8 +20,8 @@ demo: $(STAMP)
 	$(BIN)/tufrepo demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks .github/scripts
+	$(BIN)/ruff format --check src tests benchmarks .github/scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
