@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from tufrepo.store import WritableStore
 
 MAX_TARGET_PATH = 512
+# Paths made only of these characters need no Unicode checks (the common case).
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9._+@~-]+(?:/[A-Za-z0-9._+@~-]+)*")
 _RELEASE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
@@ -35,6 +37,12 @@ def check_target_path(path: str) -> str:
             control characters, not NFC-normalised, or too long: each could
             make the file land outside ``targets/`` or under another name.
     """
+    if (
+        len(path) <= MAX_TARGET_PATH
+        and _PLAIN_PATH.fullmatch(path)
+        and not any(seg in (".", "..") for seg in path.split("/"))
+    ):
+        return path
     problem = None
     if not path or len(path) > MAX_TARGET_PATH:
         problem = "is empty or too long"

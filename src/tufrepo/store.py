@@ -57,6 +57,7 @@ class WorktreeStore:
 
     def __init__(self, top: Path) -> None:
         self.top = top
+        self._walks: dict[str, list[FileEntry]] = {}  # listings, dropped on every change
 
     def _abs(self, path: str) -> Path:
         if path.startswith("/") or ".." in path.split("/"):
@@ -78,28 +79,31 @@ class WorktreeStore:
 
     def walk(self, directory: str) -> Iterator[FileEntry]:
         """Yield files below ``directory``; symlinks and special files are reported, not followed."""
-        base = self._abs(directory)
-        if not base.is_dir() or base.is_symlink():
-            return
-        entries: list[FileEntry] = []
-        for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
-            rel_dir = Path(dirpath).relative_to(self.top).as_posix()
-            for name in list(dirnames):
-                if (Path(dirpath) / name).is_symlink():
-                    # A symlinked directory is reported as a symlink and not descended.
-                    entries.append(FileEntry(f"{rel_dir}/{name}", "symlink"))
-                    dirnames.remove(name)
-            for name in filenames:
-                mode = (Path(dirpath) / name).lstat().st_mode
-                kind: FileKind = (
-                    "file" if stat.S_ISREG(mode) else "symlink" if stat.S_ISLNK(mode) else "other"
-                )
-                entries.append(FileEntry(f"{rel_dir}/{name}", kind))
-        yield from sorted(entries, key=lambda e: e.path)
+        if directory not in self._walks:
+            base = self._abs(directory)
+            entries: list[FileEntry] = []
+            if base.is_dir() and not base.is_symlink():
+                self._scan(str(base), directory.rstrip("/"), entries)
+            self._walks[directory] = sorted(entries, key=lambda e: e.path)
+        yield from self._walks[directory]
+
+    def _scan(self, absolute: str, relative: str, entries: list[FileEntry]) -> None:
+        with os.scandir(absolute) as found:
+            for entry in found:
+                path = f"{relative}/{entry.name}"
+                if entry.is_symlink():
+                    entries.append(FileEntry(path, "symlink"))  # never followed
+                elif entry.is_dir(follow_symlinks=False):
+                    self._scan(entry.path, path, entries)
+                elif entry.is_file(follow_symlinks=False):
+                    entries.append(FileEntry(path, "file"))
+                else:
+                    entries.append(FileEntry(path, "other"))
 
     def write(self, path: str, data: bytes) -> None:
         """Write ``data`` to a temp file in the same directory, fsync, then rename over ``path``."""
         target = self._abs(path)
+        self._walks.clear()
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
@@ -115,6 +119,7 @@ class WorktreeStore:
 
     def delete(self, path: str) -> None:
         """Remove a file; a missing file is not an error."""
+        self._walks.clear()
         with contextlib.suppress(FileNotFoundError):
             self._abs(path).unlink()
 
