@@ -34,19 +34,24 @@ def _file2_path(uri: str, path_prefix: str | None) -> Path:
     return Path(os.path.join(path_prefix, path) if path_prefix else path)  # noqa: PTH118 - as securesystemslib joins
 
 
-def import_key(uri: str, *, path_prefix: str | None = None) -> Key:
+KMS_SCHEMES = ("gcpkms", "awskms", "azurekms", "hv")
+
+
+def import_key(uri: str, *, path_prefix: str | None = None, pykcs11lib: str | None = None) -> Key:
     """Read the public key that the signer at ``uri`` signs with.
 
     Args:
         uri: a signer URI (``file2:<path>``: an unencrypted PKCS#8 PEM).
         path_prefix: base directory for relative ``file2:`` paths
             (``CRYPTO_SIGNER_PATH_PREFIX``, as securesystemslib resolves them).
+        pykcs11lib: the PKCS#11 module for ``hsm:`` URIs (settings file or
+            ``PYKCS11LIB``, passed in by the CLI), or None to probe.
 
     Raises:
         UsageError: the URI is malformed or its scheme cannot be imported.
         SignerUnavailableError: the key cannot be read.
     """
-    scheme = uri_scheme(uri)
+    scheme = uri.split(":", 1)[0]
     if scheme == "file2":
         path = _file2_path(uri, path_prefix)
         try:
@@ -64,7 +69,15 @@ def import_key(uri: str, *, path_prefix: str | None = None) -> Key:
             return CryptoSigner(private).public_key
         except ValueError as e:
             raise SignerUnavailableError(f"unsupported key type in {path}: {e}") from e
-    if not scheme:
+    if scheme == "hsm":
+        from tufrepo import hsm  # noqa: PLC0415 - PKCS#11 loads only when used
+
+        return hsm.import_key(uri, library=pykcs11lib)
+    if scheme in KMS_SCHEMES:
+        from tufrepo import kms  # noqa: PLC0415 - cloud SDKs load only when used
+
+        return kms.import_key(uri)
+    if ":" not in uri:
         raise UsageError(
             f"'{uri}' is not a signer URI", hint="use a URI such as file2:path/to/key.pem"
         )
@@ -85,6 +98,7 @@ def load_signer(
     secrets_handler: SecretsHandler | None = None,
     *,
     path_prefix: str | None = None,
+    pykcs11lib: str | None = None,
 ) -> Signer:
     """A signer for ``key`` from its URI.
 
@@ -105,6 +119,10 @@ def load_signer(
             f"the key at {uri} is not the key {key.keyid[:8]} listed in the metadata",
             hint="pass --key with the key you enrolled, or fix [signing-keys]",
         )
+    if uri.split(":", 1)[0] == "hsm":
+        from tufrepo import hsm  # noqa: PLC0415 - PKCS#11 loads only when used
+
+        return hsm.load_signer(uri, key, secrets_handler, library=pykcs11lib)
     try:
         return Signer.from_priv_key_uri(uri, key, secrets_handler)
     except (ValueError, OSError) as e:
