@@ -19,7 +19,11 @@ def import_key(uri: str, *, library: str | None) -> Key:
 
 
 def load_signer(
-    uri: str, key: Key, secrets_handler: SecretsHandler | None, *, library: str | None
+    uri: str,
+    key: Key,
+    secrets_handler: SecretsHandler | None,  # noqa: ARG001 - placeholder
+    *,
+    library: str | None,
 ) -> Signer:
     """A signer for the token key at ``uri`` that must match ``key``."""
     raise SignerUnavailableError(
