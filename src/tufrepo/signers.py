@@ -99,11 +99,14 @@ def load_signer(
     *,
     path_prefix: str | None = None,
     pykcs11lib: str | None = None,
+    sigstore_token: str | None = None,
 ) -> Signer:
     """A signer for ``key`` from its URI.
 
     ``path_prefix`` must be the ``CRYPTO_SIGNER_PATH_PREFIX`` securesystemslib
-    itself will use, so that the key compared is the key signed with.
+    itself will use, so that the key compared is the key signed with;
+    ``sigstore_token`` is an identity token to sign with instead of a browser
+    sign-in (``SIGSTORE_IDENTITY_TOKEN``).
 
     Raises:
         SignerUnavailableError: the URI's key does not match ``key``, the
@@ -119,11 +122,16 @@ def load_signer(
             f"the key at {uri} is not the key {key.keyid[:8]} listed in the metadata",
             hint="pass --key with the key you enrolled, or fix [signing-keys]",
         )
+    if uri.split(":", 1)[0] == "sigstore":
+        from tufrepo import sigstore_keys  # noqa: PLC0415 - sigstore loads only when used
+
+        if sigstore_token and "ambient=false" in uri:
+            return sigstore_keys.InstanceSigstoreSigner.with_token(sigstore_token, key)
     if uri.split(":", 1)[0] == "hsm":
         from tufrepo import hsm  # noqa: PLC0415 - PKCS#11 loads only when used
 
         return hsm.load_signer(uri, key, secrets_handler, library=pykcs11lib)
     try:
         return Signer.from_priv_key_uri(uri, key, secrets_handler)
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, RuntimeError) as e:
         raise SignerUnavailableError(f"cannot load signer {uri}: {e}") from e

@@ -15,6 +15,9 @@ from tufrepo.cli.app import App
 from tufrepo.cli.commands import COMMANDS
 from tufrepo.errors import ExitCode, TufRepoError
 
+TRUST_CONFIG_ENV = "TUFREPO_SIGSTORE_TRUST_CONFIG"
+TRUST_CONFIG_FILE = "sigstore-trust-config.json"
+
 
 def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
     if value is None:
@@ -90,6 +93,14 @@ def _report(ctx: click.Context, message: str, hint: str | None) -> None:
     metavar="ISO8601",
     help="Act as if the current time were this (dry runs of expiry; tests).",
 )
+@click.option(
+    "--sigstore-trust-config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="The Sigstore instance (a ClientTrustConfig JSON file) for signing and every "
+    f"verification [env {TRUST_CONFIG_ENV}; else {TRUST_CONFIG_FILE} at the top of the "
+    "checkout; else production].",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -98,6 +109,7 @@ def cli(
     json_output: bool,
     no_color: bool,
     now: datetime | None,
+    sigstore_trust_config: Path | None,
 ) -> None:
     """Manage a TUF repository kept in git, with signing events.
 
@@ -120,6 +132,27 @@ def cli(
     )
     ctx.obj = app
     ctx.call_on_close(app.close)
+    # One Sigstore instance for the whole process, chosen before any metadata is parsed.
+    from tufrepo import sigstore_keys  # noqa: PLC0415 - keeps --version and --help fast
+
+    sigstore_keys.register(_trust_config(sigstore_trust_config, repo_dir))
+
+
+def _trust_config(option: Path | None, repo_dir: Path | None) -> Path | None:
+    """--sigstore-trust-config, else $TUFREPO_SIGSTORE_TRUST_CONFIG, else the checkout's file."""
+    if option is not None:
+        return option
+    env = App.env(TRUST_CONFIG_ENV)
+    if env:
+        return Path(env)
+    start = (repo_dir or Path.cwd()).resolve()
+    for directory in (start, *start.parents):
+        if (directory / ".git").exists():
+            # A change to this file on a signing event is a change outside
+            # metadata/ and targets/, which status rejects.
+            found = directory / TRUST_CONFIG_FILE
+            return found if found.is_file() else None
+    return None
 
 
 def main() -> None:

@@ -63,15 +63,60 @@ def open_session(app: App, event: str, settings: Settings) -> EventSession:
     return session
 
 
-def import_key(app: App, uri: str) -> Key:
+SIGSTORE_TOKEN_ENV = "SIGSTORE_IDENTITY_TOKEN"
+
+
+def pykcs11lib(app: App, settings: Settings | None = None) -> str | None:
+    """The PKCS#11 module: the settings file's pykcs11lib, else PYKCS11LIB (else probed)."""
+    return (settings.pykcs11lib if settings else None) or app.env("PYKCS11LIB")
+
+
+def import_key(app: App, uri: str, settings: Settings | None = None) -> Key:
     """The public key of a signer URI (relative file2: paths use CRYPTO_SIGNER_PATH_PREFIX)."""
-    return signers.import_key(uri, path_prefix=app.env(PATH_PREFIX_ENV))
+    return signers.import_key(
+        uri, path_prefix=app.env(PATH_PREFIX_ENV), pykcs11lib=pykcs11lib(app, settings)
+    )
 
 
-def user_key(app: App, key_uri: str | None) -> Key:
-    """The user's public key from --key, or asked for on a terminal."""
-    uri = key_uri or app.prompt("Signer URI of your key (e.g. file2:key.pem)", missing="--key URI")
-    return import_key(app, uri)
+def user_key(app: App, key_uri: str | None, settings: Settings | None = None) -> Key:
+    """The user's public key from --key, or asked for on a terminal.
+
+    ``--key sigstore`` enrols the user's Sigstore identity: from
+    SIGSTORE_IDENTITY_TOKEN when set, else through a browser sign-in.
+    """
+    uri = key_uri or app.prompt(
+        "Signer URI of your key (e.g. file2:key.pem, hsm, sigstore)", missing="--key URI"
+    )
+    if uri in ("sigstore", "sigstore:?ambient=false"):
+        from tufrepo import sigstore_keys  # noqa: PLC0415 - sigstore loads only when used
+
+        return sigstore_keys.enrol_person(app.env(SIGSTORE_TOKEN_ENV))[1]
+    return import_key(app, uri, settings)
+
+
+def online_key_from(
+    app: App,
+    uri: str,
+    identity: str | None = None,
+    issuer: str | None = None,
+    *,
+    remote: str = "origin",
+) -> Key:
+    """The online key for ``--online-key URI``, tagged with its URI for CI.
+
+    ``sigstore`` means this repository's online-sign workflow identity on GitHub
+    Actions (derived from the pull remote's URL, or --sigstore-identity/-issuer).
+    """
+    if uri in ("sigstore", "sigstore:"):
+        from tufrepo import sigstore_keys  # noqa: PLC0415 - sigstore loads only when used
+
+        if identity is None:
+            identity = sigstore_keys.workflow_identity(app.git().remote_url(remote))
+        signer_uri, key = sigstore_keys.enrol_workflow(
+            identity, issuer or sigstore_keys.GITHUB_ISSUER
+        )
+        return fields.online_key(key, signer_uri)
+    return fields.online_key(import_key(app, uri), uri)
 
 
 def secrets_handler(app: App) -> Callable[[str], str]:
@@ -104,8 +149,13 @@ def signer_provider(app: App, settings: Settings, key_uri: str | None) -> Callab
             ]
         error: SignerUnavailableError | None = None
         for uri in candidates:
+            if uri == "sigstore":
+                uri = "sigstore:?ambient=false"
             try:
-                signer = signers.load_signer(uri, key, secrets_handler(app), path_prefix=prefix)
+                signer = signers.load_signer(
+                    uri, key, secrets_handler(app), path_prefix=prefix,
+                    pykcs11lib=pykcs11lib(app, settings), sigstore_token=app.env(SIGSTORE_TOKEN_ENV),
+                )  # fmt: skip
             except SignerUnavailableError as e:
                 error = error or e
                 continue

@@ -6,8 +6,8 @@ import click
 
 from tufrepo.cli.app import App, pass_app
 from tufrepo.cli.common import (
-    import_key,
     key_option,
+    online_key_from,
     open_session,
     push_option,
     settings_for,
@@ -18,7 +18,6 @@ from tufrepo.cli.common import (
 from tufrepo.constants import DELEGATION_DEPTH
 from tufrepo.editing import RoleChange, configure_role, needs_user_key, remove_delegation
 from tufrepo.errors import UsageError
-from tufrepo.fields import online_key
 
 
 @click.command("delegate")
@@ -63,6 +62,17 @@ from tufrepo.fields import online_key
     help="Whether clients stop searching after this delegation (new ones: terminating).",
 )
 @click.option("--remove", is_flag=True, help="Remove the delegated role.")
+@click.option(
+    "--sigstore-identity",
+    metavar="IDENTITY",
+    help="With --online-key sigstore: the CI identity that signs (default: this "
+    "repository's online-sign workflow on GitHub, from the remote URL).",
+)
+@click.option(
+    "--sigstore-issuer",
+    metavar="URL",
+    help="With --online-key sigstore: the OIDC issuer (default: GitHub Actions).",
+)
 @key_option
 @user_option
 @push_option
@@ -80,6 +90,8 @@ def delegate_command(
     paths: tuple[str, ...],
     terminating: bool | None,
     remove: bool,
+    sigstore_identity: str | None,
+    sigstore_issuer: str | None,
     key_uri: str | None,
     user: str | None,
     push: bool,
@@ -111,7 +123,9 @@ def delegate_command(
         terminating=terminating,
     )
     if online_uri:
-        change.online_key = online_key(import_key(app, online_uri), online_uri)
+        change.online_key = online_key_from(
+            app, online_uri, sigstore_identity, sigstore_issuer, remote=settings.pull_remote
+        )
     if remove and (signers or threshold or expiry or signing_period or online_uri or paths):
         raise UsageError("--remove takes no other role settings")
 
@@ -124,7 +138,7 @@ def delegate_command(
         and change.online_key is None
         and me not in evt.known_handles()
     )
-    my_key = user_key(app, key_uri) if wants_me else None
+    my_key = user_key(app, key_uri, settings) if wants_me else None
     invited: dict[str, list[str]] = {}
     for name in names:
         result = (

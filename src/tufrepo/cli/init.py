@@ -6,8 +6,8 @@ import click
 
 from tufrepo.cli.app import App, pass_app
 from tufrepo.cli.common import (
-    import_key,
     key_option,
+    online_key_from,
     open_session,
     parse_int,
     parse_role_values,
@@ -20,7 +20,6 @@ from tufrepo.cli.common import (
 from tufrepo.constants import ONLINE_ROLES, ROOT, TARGETS, TIMESTAMP, TOP_LEVEL_ROLES
 from tufrepo.editing import RoleChange, init_repository, needs_user_key
 from tufrepo.errors import UsageError
-from tufrepo.fields import online_key
 
 TEMPLATE_READMES = ("metadata/README.md", "targets/README.md")
 
@@ -62,6 +61,17 @@ TEMPLATE_READMES = ("metadata/README.md", "targets/README.md")
     help="Signer URI of the online key for snapshot and timestamp; its public key "
     "is imported now.",
 )
+@click.option(
+    "--sigstore-identity",
+    metavar="IDENTITY",
+    help="With --online-key sigstore: the CI identity that signs (default: this "
+    "repository's online-sign workflow on GitHub, from the remote URL).",
+)
+@click.option(
+    "--sigstore-issuer",
+    metavar="URL",
+    help="With --online-key sigstore: the OIDC issuer (default: GitHub Actions).",
+)
 @key_option
 @user_option
 @push_option
@@ -74,6 +84,8 @@ def init_command(
     expiry_opts: tuple[str, ...],
     signing_opts: tuple[str, ...],
     online_uri: str | None,
+    sigstore_identity: str | None,
+    sigstore_issuer: str | None,
     key_uri: str | None,
     user: str | None,
     push: bool,
@@ -98,11 +110,13 @@ def init_command(
     uri = online_uri or app.prompt(
         "Online key URI for snapshot and timestamp", missing="--online-key URI"
     )
-    changes.setdefault(TIMESTAMP, RoleChange()).online_key = online_key(import_key(app, uri), uri)
+    changes.setdefault(TIMESTAMP, RoleChange()).online_key = online_key_from(
+        app, uri, sigstore_identity, sigstore_issuer, remote=settings.pull_remote
+    )
 
     session = open_session(app, event, settings)
     evt = session.event
-    my_key = user_key(app, key_uri) if needs_user_key(evt, changes, me) else None
+    my_key = user_key(app, key_uri, settings) if needs_user_key(evt, changes, me) else None
     result = init_repository(evt, changes, user=me, user_key=my_key)
     for path in TEMPLATE_READMES:
         session.store.delete(path)

@@ -54,7 +54,7 @@ def sign_command(app: App, event: str, key_uri: str | None, user: str | None, pu
     if evt.invites.roles_for(me):
         roles = evt.invites.roles_for(me)
         app.say(f"You have been invited to sign {', '.join(roles)}.")
-        accepted = accept_invites(evt, me, user_key(app, key_uri))
+        accepted = accept_invites(evt, me, user_key(app, key_uri, settings))
         session.commit(f"{me} accepted invitation")
     owed = session.event.roles_needing_signature(me)
     if not owed:

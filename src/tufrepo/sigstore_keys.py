@@ -1,0 +1,232 @@
+"""Sigstore keys and signers bound to one Sigstore instance (production by default).
+
+securesystemslib's ``SigstoreSigner``/``SigstoreKey`` always talk to the
+production instance.  :func:`register` installs subclasses bound to a chosen
+instance (a ClientTrustConfig JSON file) under the stock URI scheme and key
+type, so every signature and verification in this process (status, verify,
+online-sign, publish, test-client, download) uses the same instance.  It is
+called once by the CLI at start-up, never as an import side effect.
+
+sigstore-python itself is imported only when a Sigstore key is used.
+
+Not for: deciding who may sign (policy is in the metadata), prompting.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib import parse
+
+from securesystemslib.exceptions import UnverifiedSignatureError, VerificationError
+from securesystemslib.signer import (
+    KEY_FOR_TYPE_AND_SCHEME,
+    SIGNER_FOR_URI_SCHEME,
+    Signature,
+    SigstoreKey,
+    SigstoreSigner,
+)
+
+from tufrepo.errors import ConfigError, SignerUnavailableError, UsageError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from securesystemslib.signer import Key, SecretsHandler
+
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+ONLINE_WORKFLOW = ".github/workflows/online-sign.yml"
+_GITHUB_REMOTE = re.compile(r"github\.com[:/]([^/\s]+)/([^/\s]+?)(?:\.git)?/?$")
+
+
+class _Instance:
+    """The Sigstore instance in use: None means production."""
+
+    path: ClassVar[Path | None] = None
+
+
+@cache
+def _trust_config(path: Path | None) -> Any:
+    from sigstore.models import ClientTrustConfig  # noqa: PLC0415 - heavy; only when used
+
+    if path is None:
+        return ClientTrustConfig.production()
+    try:
+        return ClientTrustConfig.from_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{path} is not a Sigstore ClientTrustConfig: {e}") from e
+
+
+def trust_config() -> Any:
+    """The ClientTrustConfig of the instance in use."""
+    return _trust_config(_Instance.path)
+
+
+class InstanceSigstoreKey(SigstoreKey):
+    """A Sigstore identity key verified against the registered instance."""
+
+    def verify_signature(self, signature: Signature, data: bytes) -> None:
+        """Verify a Sigstore bundle signature for this key's identity and issuer.
+
+        Raises:
+            UnverifiedSignatureError: wrong identity, issuer, data, or instance.
+            VerificationError: the signature carries no usable bundle.
+        """
+        from sigstore.errors import Error as SigstoreError  # noqa: PLC0415
+        from sigstore.models import Bundle  # noqa: PLC0415
+        from sigstore.verify import Verifier  # noqa: PLC0415
+        from sigstore.verify.policy import Identity  # noqa: PLC0415
+
+        try:
+            bundle = Bundle.from_json(json.dumps(signature.unrecognized_fields["bundle"]))
+        except (KeyError, TypeError, ValueError, SigstoreError) as e:
+            raise VerificationError(
+                f"no valid Sigstore bundle in signature by {self.keyid}"
+            ) from e
+        policy = Identity(identity=self.keyval["identity"], issuer=self.keyval["issuer"])
+        try:
+            Verifier(trusted_root=trust_config().trusted_root).verify_artifact(
+                data, bundle, policy
+            )
+        except SigstoreError as e:
+            raise UnverifiedSignatureError(
+                f"Failed to verify signature by {self.keyid}: {e}"
+            ) from e
+
+
+class InstanceSigstoreSigner(SigstoreSigner):
+    """Signs with an OIDC identity token at the registered instance."""
+
+    @classmethod
+    def from_priv_key_uri(
+        cls,
+        priv_key_uri: str,
+        public_key: Key,
+        secrets_handler: SecretsHandler | None = None,  # noqa: ARG003 - the interface
+    ) -> InstanceSigstoreSigner:
+        """``sigstore:`` signs with ambient CI credentials; ``sigstore:?ambient=false`` in a browser."""
+        from sigstore.oidc import IdentityToken, Issuer, detect_credential  # noqa: PLC0415
+
+        params = dict(parse.parse_qsl(parse.urlparse(priv_key_uri).query))
+        if params.get("ambient", "true") == "true":
+            credential = detect_credential()
+            if not credential:
+                raise SignerUnavailableError(
+                    "no ambient Sigstore credentials (OIDC token) in this environment",
+                    hint="in GitHub Actions add `permissions: id-token: write` to the job; "
+                    "elsewhere set SIGSTORE_ID_TOKEN",
+                )
+            token = IdentityToken(credential)
+        else:
+            token = Issuer(trust_config().signing_config.get_oidc_url()).identity_token()
+        return cls.with_token(token, public_key, check_identity=False)
+
+    @classmethod
+    def with_token(
+        cls, token: Any, public_key: Key, *, check_identity: bool = True
+    ) -> InstanceSigstoreSigner:
+        """A signer for ``public_key`` from an identity token (checked against the key).
+
+        An ambient CI token does not expose the certificate identity
+        (``check_identity=False``); a wrong workflow is then caught when the
+        signature is verified.
+        """
+        from sigstore.oidc import IdentityToken  # noqa: PLC0415
+
+        if isinstance(token, str):
+            token = IdentityToken(token)
+        issuer = public_key.keyval.get("issuer")
+        identity = public_key.keyval.get("identity")
+        if token.federated_issuer != issuer:
+            raise SignerUnavailableError(
+                f"the Sigstore token is from {token.federated_issuer}, the key expects {issuer}"
+            )
+        if check_identity and token.identity != identity:
+            raise SignerUnavailableError(
+                f"the Sigstore token is for {token.identity}, the key expects {identity}"
+            )
+        return cls(token, public_key)
+
+    def sign(self, payload: bytes) -> Signature:
+        """Sign at the registered instance; the bundle goes with the signature."""
+        from sigstore.errors import Error as SigstoreError  # noqa: PLC0415
+        from sigstore.sign import SigningContext  # noqa: PLC0415
+
+        try:
+            with SigningContext.from_trust_config(trust_config()).signer(self._token) as signer:
+                bundle = signer.sign_artifact(payload)
+        except (SigstoreError, OSError) as e:
+            raise SignerUnavailableError(f"Sigstore signing failed: {e}") from e
+        bundle_json = json.loads(bundle.to_json())
+        return Signature(
+            self.public_key.keyid,
+            bundle_json["messageSignature"]["signature"],
+            {"bundle": bundle_json},
+        )
+
+
+def register(trust_config_path: Path | None) -> None:
+    """Use the Sigstore instance of ``trust_config_path`` (None: production) everywhere.
+
+    Call once at start-up, before any metadata is parsed: key classes are
+    chosen when metadata is deserialised.
+    """
+    _Instance.path = trust_config_path
+    SIGNER_FOR_URI_SCHEME[SigstoreSigner.SCHEME] = InstanceSigstoreSigner
+    KEY_FOR_TYPE_AND_SCHEME[(SigstoreKey.DEFAULT_KEY_TYPE, SigstoreKey.DEFAULT_SCHEME)] = (
+        InstanceSigstoreKey
+    )
+
+
+def _key(identity: str, issuer: str) -> InstanceSigstoreKey:
+    _, key = SigstoreSigner.import_(identity, issuer)
+    return InstanceSigstoreKey(key.keyid, key.keytype, key.scheme, dict(key.keyval))
+
+
+def enrol_person(token: str | None) -> tuple[str, Key]:
+    """A person's Sigstore identity key: from ``token``, or a browser sign-in.
+
+    Returns:
+        The signer URI (``sigstore:?ambient=false``) and the public key.
+    """
+    from sigstore.oidc import IdentityToken, Issuer  # noqa: PLC0415
+
+    try:
+        identity_token = (
+            IdentityToken(token)
+            if token
+            else Issuer(trust_config().signing_config.get_oidc_url()).identity_token()
+        )
+    except Exception as e:  # sigstore raises several types for bad tokens and failed flows
+        raise SignerUnavailableError(f"Sigstore sign-in failed: {e}") from e
+    return "sigstore:?ambient=false", _key(
+        identity_token.identity, identity_token.federated_issuer
+    )
+
+
+def workflow_identity(remote_url: str | None) -> str:
+    """The identity of this repository's online-sign workflow on GitHub Actions.
+
+    Raises:
+        UsageError: the remote is not a GitHub repository.
+    """
+    match = _GITHUB_REMOTE.search(remote_url or "")
+    if not match:
+        raise UsageError(
+            "cannot derive the online-sign workflow identity from the remote URL",
+            hint="pass --sigstore-identity and --sigstore-issuer",
+        )
+    owner, repo = match.groups()
+    return f"https://github.com/{owner}/{repo}/{ONLINE_WORKFLOW}@refs/heads/main"
+
+
+def enrol_workflow(identity: str, issuer: str = GITHUB_ISSUER) -> tuple[str, Key]:
+    """The CI identity key for online roles: signs with ambient credentials (``sigstore:``)."""
+    return "sigstore:", _key(identity, issuer)
+
+
+def is_sigstore(key: Key) -> bool:
+    """True for Sigstore identity keys (most non-Python clients cannot verify them)."""
+    return key.keytype == SigstoreKey.DEFAULT_KEY_TYPE
