@@ -20,6 +20,7 @@ from tuf.api.metadata import Metadata, Root, Targets
 from tufrepo import fields
 from tufrepo.constants import ONLINE_ROLES, ROOT, TARGETS
 from tufrepo.errors import MetadataError
+from tufrepo.repository import role_keys
 from tufrepo.validation import Finding, check_event
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ class Signers:
     threshold: int
     signed: list[str]
     missing: list[str]
+    invalid: list[str] = field(default_factory=list)
+    sigstore_only: bool = False
 
     @property
     def ok(self) -> bool:
@@ -46,7 +49,12 @@ class Signers:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"threshold": self.threshold, "signed": self.signed, "missing": self.missing}
+        return {
+            "threshold": self.threshold,
+            "signed": self.signed,
+            "missing": self.missing,
+            "invalid": self.invalid,
+        }
 
 
 class Change(enum.StrEnum):
@@ -129,6 +137,16 @@ class EventStatus:
     findings: list[Finding]
 
     @property
+    def warnings(self) -> list[str]:
+        """Things that do not make the event invalid but that signers should know."""
+        return [
+            f"{r.role}: its threshold can only be met with Sigstore signatures, which tuf-js "
+            "and most non-Python TUF clients cannot verify"
+            for r in self.roles
+            if r.signers is not None and r.signers.sigstore_only
+        ]
+
+    @property
     def state(self) -> EventState:
         """Invalid on any finding; empty with no changes; waiting until every role is ready."""
         if self.findings:
@@ -144,7 +162,17 @@ def count_signers(delegator: Root | Targets, role: str, md: Metadata[Any]) -> Si
     result = delegator.get_verification_result(role, md.signed_bytes, md.signatures)
     signed = sorted(fields.key_label(k) for k in result.signed.values())
     missing = sorted(fields.key_label(k) for k in result.unsigned.values())
-    return Signers(threshold, signed, missing)
+    # A signature that is there but does not verify (wrong key, identity or
+    # issuer, other content) never counts; name it so signers can see why.
+    invalid = sorted(
+        fields.key_label(k)
+        for keyid, k in result.unsigned.items()
+        if keyid in md.signatures and md.signatures[keyid].signature
+    )
+    keys = role_keys(delegator, role)
+    classic = [k for k in keys if k.keytype != "sigstore-oidc"]
+    sigstore_only = len(classic) < threshold <= len(keys)
+    return Signers(threshold, signed, missing, invalid, sigstore_only)
 
 
 def _delegates(delegator: Root | Targets, role: str) -> bool:

@@ -63,7 +63,7 @@ def open_session(app: App, event: str, settings: Settings) -> EventSession:
     return session
 
 
-SIGSTORE_TOKEN_ENV = "SIGSTORE_IDENTITY_TOKEN"
+SIGSTORE_TOKEN_ENV = "SIGSTORE_IDENTITY_TOKEN"  # noqa: S105 - a variable name, not a secret
 
 
 def pykcs11lib(app: App, settings: Settings | None = None) -> str | None:
@@ -148,9 +148,8 @@ def signer_provider(app: App, settings: Settings, key_uri: str | None) -> Callab
                 app.prompt(f"Signer URI for your key {key.keyid[:8]}", missing="--key URI")
             ]
         error: SignerUnavailableError | None = None
-        for uri in candidates:
-            if uri == "sigstore":
-                uri = "sigstore:?ambient=false"
+        for candidate in candidates:
+            uri = "sigstore:?ambient=false" if candidate == "sigstore" else candidate
             try:
                 signer = signers.load_signer(
                     uri, key, secrets_handler(app), path_prefix=prefix,

@@ -76,6 +76,7 @@ def render_markdown(status: EventStatus, event: str, commit: str) -> str:
         lines.append("This signing event contains no changes yet.")
     for role in status.roles:
         lines += _role_markdown(role, event)
+    lines += [f"**Warning**: {w}" for w in status.warnings]
     general = [f for f in status.findings if not any(f.role == r.role for r in status.roles)]
     for finding in general:
         lines.append(f"**Error** ({finding.role or 'repository'}): {finding.message}")
@@ -126,6 +127,10 @@ def _role_markdown(role: RoleStatus, event: str) -> list[str]:
         set(role.signers.missing if role.signers else [])
         | set(role.known_good_signers.missing if role.known_good_signers else [])
     )
+    if role.signers and role.signers.invalid:
+        lines.append(
+            f"Invalid signature(s) from {', '.join(role.signers.invalid)}: they do not count."
+        )
     if missing and not role.signed:
         lines.append(f"Still missing signatures from {', '.join(missing)}.")
         lines.append(f"Signers sign by running `repo-sign {event}`.")
@@ -142,6 +147,7 @@ def _as_json(status: EventStatus, event: str, commit: str) -> dict[str, Any]:
         "commit": commit,
         "state": status.state.value,
         "findings": [f.to_dict() for f in status.findings],
+        "warnings": status.warnings,
         "roles": [
             {
                 "role": r.role,
