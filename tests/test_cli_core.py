@@ -217,7 +217,12 @@ def test_root_rotation_needs_old_and_new_thresholds(world: World) -> None:
     assert code == 3
     root = status["roles"][0]
     assert root["signers"]["signed"] == ["@bob"]
-    assert root["known_good_signers"] == {"missing": ["@alice"], "signed": [], "threshold": 1, "invalid": []}
+    assert root["known_good_signers"] == {
+        "missing": ["@alice"],
+        "signed": [],
+        "threshold": 1,
+        "invalid": [],
+    }
 
     result = alice.sign("sign/rotate")
     assert result.exit_code == 0, out(result)

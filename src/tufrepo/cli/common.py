@@ -143,6 +143,8 @@ def signer_provider(app: App, settings: Settings, key_uri: str | None) -> Callab
             return cache[key.keyid]
         configured = settings.signing_keys.get(key.keyid)
         candidates = [u for u in (key_uri, configured) if u]
+        if not candidates and key.keytype == "sigstore-oidc":
+            candidates = ["sigstore"]  # the key says who signs: sign in as that identity
         if not candidates:
             candidates = [
                 app.prompt(f"Signer URI for your key {key.keyid[:8]}", missing="--key URI")
@@ -282,7 +284,7 @@ def sign_what_i_owe(
         k.keyid
         for role in owed
         for k in session.event.repo.expected_keys(role).values()
-        if fields.keyowner(k) == me
+        if fields.keyowner(k) == me and k.keytype != "sigstore-oidc"  # those name their signer
     }
     if not (key_uri or app.interactive or keyids <= settings.signing_keys.keys()):
         app.warn(
