@@ -256,3 +256,21 @@ def test_non_signer_changes_timestamp_expiry(world: World) -> None:
     roles = metadata(world.ci, "HEAD", "root")["signed"]["roles"]
     assert roles["timestamp"]["x-tuf-on-ci-expiry-period"] == 5
     assert roles["timestamp"]["x-tuf-on-ci-signing-period"] == 4
+
+
+def test_delegate_changes_several_roles_in_one_event(world: World) -> None:
+    alice = world.user("alice")
+    init_repo(world, alice)
+    world.merge("sign/init")
+    result = alice.tufrepo(
+        "delegate", "sign/two", "--role", "apps", "--role", "docs", "--key", alice.key_uri
+    )
+    assert result.exit_code == 0, out(result)
+    assert "Signed targets, apps, docs as @alice." in result.output
+    code, status = world.status("sign/two")
+    assert code == 0, status
+    assert [r["role"] for r in status["roles"]] == ["targets", "apps", "docs"]
+    # running delegate again on the same event adds to it (version stays known good + 1)
+    assert alice.tufrepo("delegate", "sign/two", "tools", "--key", alice.key_uri).exit_code == 0
+    assert metadata(world.ci, "origin/sign/two", "targets")["signed"]["version"] == 2
+    assert world.status("sign/two")[0] == 0

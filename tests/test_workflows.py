@@ -388,3 +388,22 @@ def test_tuf_workflows_do_nothing_on_a_fresh_fork() -> None:
                     path.name,
                     step,
                 )
+
+
+def test_no_expressions_inside_run_scripts() -> None:
+    """`${{ … }}` in a run: script is template injection waiting to happen; pass values via env:."""
+    for path in [*WORKFLOWS, *ACTIONS]:
+        for script in _runs(yaml.safe_load(path.read_text())):
+            assert "${{" not in script, (path.name, script)
+
+
+def test_third_party_actions_are_pinned_by_sha() -> None:
+    pinned = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+    for path in [*WORKFLOWS, *ACTIONS]:
+        for line in path.read_text().splitlines():
+            match = re.search(r"uses:\s*(\S+)(.*)$", line)
+            if match and not match.group(1).startswith("./"):
+                assert pinned.match(match.group(1)), (path.name, line)
+                assert re.search(r"#\s*v\d", match.group(2)), (
+                    f"{path.name}: no version comment: {line}"
+                )
