@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -40,6 +40,30 @@ user_option = click.option(
     metavar="@HANDLE",
     help="Act as this user instead of the settings file's user-name.",
 )
+
+
+def editor_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The options shared by commands that edit an event: Sigstore identity, key, user, push."""
+    for option in reversed(
+        [
+            click.option(
+                "--sigstore-identity",
+                metavar="IDENTITY",
+                help="With --online-key sigstore: the CI identity that signs (default: this "
+                "repository's online-sign workflow on GitHub, from the remote URL).",
+            ),
+            click.option(
+                "--sigstore-issuer",
+                metavar="URL",
+                help="With --online-key sigstore: the OIDC issuer (default: GitHub Actions).",
+            ),
+            key_option,
+            user_option,
+            push_option,
+        ]
+    ):
+        function = option(function)
+    return function
 
 
 def settings_for(app: App, user: str | None) -> Settings:

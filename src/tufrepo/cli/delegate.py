@@ -6,14 +6,12 @@ import click
 
 from tufrepo.cli.app import App, pass_app
 from tufrepo.cli.common import (
-    key_option,
+    editor_options,
     online_key_from,
     open_session,
-    push_option,
     settings_for,
     sign_what_i_owe,
     user_key,
-    user_option,
 )
 from tufrepo.constants import DELEGATION_DEPTH
 from tufrepo.editing import RoleChange, configure_role, needs_user_key, remove_delegation
@@ -62,20 +60,7 @@ from tufrepo.errors import UsageError
     help="Whether clients stop searching after this delegation (new ones: terminating).",
 )
 @click.option("--remove", is_flag=True, help="Remove the delegated role.")
-@click.option(
-    "--sigstore-identity",
-    metavar="IDENTITY",
-    help="With --online-key sigstore: the CI identity that signs (default: this "
-    "repository's online-sign workflow on GitHub, from the remote URL).",
-)
-@click.option(
-    "--sigstore-issuer",
-    metavar="URL",
-    help="With --online-key sigstore: the OIDC issuer (default: GitHub Actions).",
-)
-@key_option
-@user_option
-@push_option
+@editor_options
 @pass_app
 def delegate_command(
     app: App,

@@ -6,16 +6,14 @@ import click
 
 from tufrepo.cli.app import App, pass_app
 from tufrepo.cli.common import (
-    key_option,
+    editor_options,
     online_key_from,
     open_session,
     parse_int,
     parse_role_values,
-    push_option,
     settings_for,
     sign_what_i_owe,
     user_key,
-    user_option,
 )
 from tufrepo.constants import ONLINE_ROLES, ROOT, TARGETS, TIMESTAMP, TOP_LEVEL_ROLES
 from tufrepo.editing import RoleChange, init_repository, needs_user_key
@@ -61,20 +59,7 @@ TEMPLATE_READMES = ("metadata/README.md", "targets/README.md")
     help="Signer URI of the online key for snapshot and timestamp; its public key "
     "is imported now.",
 )
-@click.option(
-    "--sigstore-identity",
-    metavar="IDENTITY",
-    help="With --online-key sigstore: the CI identity that signs (default: this "
-    "repository's online-sign workflow on GitHub, from the remote URL).",
-)
-@click.option(
-    "--sigstore-issuer",
-    metavar="URL",
-    help="With --online-key sigstore: the OIDC issuer (default: GitHub Actions).",
-)
-@key_option
-@user_option
-@push_option
+@editor_options
 @pass_app
 def init_command(
     app: App,
