@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import World, git, init_repo, out
+from conftest import World, git, init_repo, out, run
 
 from tufrepo.errors import GitStateError
 from tufrepo.gitrepo import GitRepo
@@ -165,4 +167,82 @@ def test_online_sign_crash_restores_the_work_tree(
     assert (
         json.loads(git(world.origin, "show", "main:metadata/timestamp.json"))["signed"]["version"]
         == 1
+    )
+
+
+def test_racing_online_sign_runs_never_go_backwards(world: World) -> None:
+    alice = world.user("alice")
+    init_repo(world, alice)
+    world.merge("sign/init")
+    assert world.ci_run("online-sign", "--push").exit_code == 0
+    world.tick(1.5)  # timestamp in its signing period
+    other = world.root / "ci-2"
+    git(world.root, "clone", "-q", str(world.origin), str(other))
+    git(world.ci, "fetch", "-q")
+    git(world.ci, "checkout", "-q", "-B", "main", "origin/main")
+    # both runners have main; the second one wins the push
+    second = run("-C", str(other), "--json", "online-sign", "--push", now=world.now)
+    assert second.exit_code == 0, out(second)
+    # a minute later (a different commit, not an identical one)
+    first = run(
+        "-C",
+        str(world.ci),
+        "--json",
+        "online-sign",
+        "--push",
+        now=world.now + timedelta(minutes=1),
+    )
+    assert first.exit_code == 0, out(first)
+    assert "origin/main moved; signing again on top of it" in out(first)
+    assert json.loads(first.stdout.splitlines()[-1])["signed"] == [], "nothing left to do"
+    log = git(world.origin, "log", "--format=%s", "main").splitlines()
+    assert log.count("Online sign (timestamp)") == 1
+    assert (
+        json.loads(git(world.origin, "show", "main:metadata/timestamp.json"))["signed"]["version"]
+        == 2
+    )
+
+
+def test_a_crash_while_committing_a_signature_pushes_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, _ = two_signer_event(world)
+    remote_before = git(world.origin, "rev-parse", "sign/files")
+
+    def crash(
+        self: GitRepo, parent: str | None, changes: dict[str, bytes | None], msg: str
+    ) -> str:
+        raise GitStateError("git commit-tree failed: disk full")
+
+    monkeypatch.setattr(GitRepo, "commit_changes", crash)
+    result = alice.sign("sign/files")
+    assert result.exit_code == 5
+    assert "error: git commit-tree failed: disk full" in out(result)
+    assert git(world.origin, "rev-parse", "sign/files") == remote_before
+
+
+def test_a_failed_publish_leaves_the_previous_site(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    alice = world.user("alice")
+    init_repo(world, alice)
+    world.merge("sign/init")
+    assert world.ci_run("online-sign", "--push").exit_code == 0
+    site = tmp_path / "out" / "site"
+    assert run("-C", str(world.ci), "publish", str(site), now=world.now).exit_code == 0
+    before = {p.relative_to(site): p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    world.tick(1.5)
+    assert world.ci_run("online-sign", "--push").exit_code == 0
+
+    import tufrepo.publish  # noqa: PLC0415
+
+    def crash(staging: Path, out_dir: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tufrepo.publish, "_replace", crash)
+    result = run("-C", str(world.ci), "publish", str(site), now=world.now)
+    assert result.exit_code == 1
+    assert {p.relative_to(site): p.read_bytes() for p in site.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in site.parent.iterdir()) == ["site"], (
+        "no staging directory left behind"
     )
