@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -144,23 +145,51 @@ def online_key_from(
 
 
 def secrets_handler(app: App) -> Callable[[str], str]:
-    """Asks for PINs and passphrases on the terminal; fails clearly elsewhere."""
+    """Asks for PINs and passphrases on the terminal; without one, reads a line from stdin.
+
+    Reading stdin when it is not a terminal lets scripts and tests pipe a PIN
+    (as tuf-on-ci-sign does); with nothing on stdin the error says what to do.
+    """
+    answers: dict[str, str] = {}
 
     def ask(secret: str) -> str:
-        if not app.interactive:
-            raise SignerUnavailableError(
-                f"the signer needs a {secret} but there is no terminal to ask on",
-                hint="run the command in a terminal",
+        if app.interactive:  # asked each time, so a retry can take a corrected PIN
+            return str(
+                click.prompt(
+                    f"Enter {secret} to sign (touch the key if it blinks)", hide_input=True
+                )
             )
-        return str(click.prompt(f"Enter {secret} to sign", hide_input=True))
+        if secret not in answers:  # stdin holds one answer per secret
+            line = sys.stdin.readline()
+            if not line:
+                raise SignerUnavailableError(
+                    f"the signer needs a {secret} but there is no terminal to ask on",
+                    hint=f"run the command in a terminal, or pipe the {secret} on stdin",
+                )
+            answers[secret] = line.rstrip("\n")
+        return answers[secret]
 
     return ask
+
+
+def sign_with_retry(app: App, sign: Callable[[], list[Any]]) -> list[Any]:
+    """Run a signing step; on a terminal, offer to retry after a failed touch or PIN."""
+    while True:
+        try:
+            return sign()
+        except SignerUnavailableError as e:
+            if not app.interactive:
+                raise
+            app.warn(str(e) + (f" ({e.hint})" if e.hint else ""))
+            if not click.confirm("Try again?", default=True):
+                raise
 
 
 def signer_provider(app: App, settings: Settings, key_uri: str | None) -> Callable[[Key], Signer]:
     """Returns the signer for one of the user's keys: --key, then [signing-keys], then a prompt."""
     cache: dict[str, Signer] = {}
     prefix = app.env(PATH_PREFIX_ENV)
+    handler = secrets_handler(app)  # one per run: a piped PIN is read once
 
     def signer_for(key: Key) -> Signer:
         if key.keyid in cache:
@@ -178,7 +207,7 @@ def signer_provider(app: App, settings: Settings, key_uri: str | None) -> Callab
             uri = "sigstore:?ambient=false" if candidate == "sigstore" else candidate
             try:
                 signer = signers.load_signer(
-                    uri, key, secrets_handler(app), path_prefix=prefix,
+                    uri, key, handler, path_prefix=prefix,
                     pykcs11lib=pykcs11lib(app, settings), sigstore_token=app.env(SIGSTORE_TOKEN_ENV),
                 )  # fmt: skip
             except SignerUnavailableError as e:
@@ -319,7 +348,8 @@ def sign_what_i_owe(
     for role in owed:
         for line in summary_lines(role_status(session.event, role, [])):
             app.say(line)
-    sign_roles(session.event, me, signer_provider(app, settings, key_uri))
+    provider = signer_provider(app, settings, key_uri)
+    sign_with_retry(app, lambda: sign_roles(session.event, me, provider))
     session.commit(f"Signature from {me}")
     app.say(f"Signed {', '.join(owed)} as {me}.")
     return owed

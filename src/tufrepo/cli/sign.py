@@ -12,6 +12,7 @@ from tufrepo.cli.common import (
     open_session,
     push_option,
     settings_for,
+    sign_with_retry,
     signer_provider,
     summary_lines,
     user_key,
@@ -69,7 +70,15 @@ def sign_command(app: App, event: str, key_uri: str | None, user: str | None, pu
     for role in owed:
         for line in summary_lines(role_status(session.event, role, [])):
             app.say(line)
-    results = sign_roles(session.event, me, signer_provider(app, settings, key_uri))
+    provider = signer_provider(app, settings, key_uri)
+    results: list[SignResult] = []
+
+    def sign_all() -> list[SignResult]:
+        # Roles already signed verify now and are skipped when retrying.
+        results.extend(sign_roles(session.event, me, provider))
+        return results
+
+    sign_with_retry(app, sign_all)
     session.commit(f"Signature from {me}")
     app.say(f"Signed {', '.join(dict.fromkeys(r.role for r in results))} as {me}.")
     where = _publish(app, session, settings, results, push=push, accepted=bool(accepted))
