@@ -191,3 +191,23 @@ def test_status_json_is_one_object(world: World) -> None:
     result = world.ci_run("--json", "status", event="sign/init")
     assert json.loads(result.stdout.splitlines()[0])["state"] == "ready"
     assert result.exit_code == 0
+
+
+def test_results_go_to_github_output_and_step_summary(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = world.user("alice")
+    init_repo(world, alice)
+    output, summary = tmp_path / "output", tmp_path / "summary"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    result = world.ci_run("status", event="sign/init")
+    assert result.exit_code == 0
+    lines = output.read_text().splitlines()
+    assert "state=ready" in lines
+    assert "event=sign/init" in lines
+    assert summary.read_text().startswith("### Signing event status")
+    # "changed or not" is in the output, never in the exit code
+    result = world.ci_run("update-targets", event="sign/init")
+    assert result.exit_code == 0
+    assert "changed=false" in output.read_text().splitlines()
