@@ -82,9 +82,11 @@ def git(cwd: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def run(*args: str, now: datetime = NOW) -> Result:
-    """Run the tufrepo CLI in-process."""
-    return CliRunner().invoke(cli, ["--now", now.isoformat(), *args], catch_exceptions=False)
+def run(*args: str, now: datetime = NOW, input: str | None = None) -> Result:  # noqa: A002
+    """Run the tufrepo CLI in-process (``input`` is piped to stdin)."""
+    return CliRunner().invoke(
+        cli, ["--now", now.isoformat(), *args], input=input, catch_exceptions=False
+    )
 
 
 @dataclass
@@ -100,8 +102,8 @@ class User:
     def key_uri(self) -> str:
         return f"file2:{self.key_path}"
 
-    def tufrepo(self, *args: str, now: datetime | None = None) -> Result:
-        return run("-C", str(self.clone), *args, now=now or self.world.now)
+    def tufrepo(self, *args: str, now: datetime | None = None, input: str | None = None) -> Result:  # noqa: A002
+        return run("-C", str(self.clone), *args, now=now or self.world.now, input=input)
 
     def sign(self, event: str, *extra: str) -> Result:
         return self.tufrepo("sign", event, "--key", self.key_uri, *extra)

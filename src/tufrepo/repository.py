@@ -42,7 +42,12 @@ from tuf.repository import AbortEdit, Repository
 
 from tufrepo import fields, layout
 from tufrepo.constants import ONLINE_ROLES, ROOT, SNAPSHOT, SPEC_VERSION, TARGETS, TIMESTAMP
-from tufrepo.errors import MetadataError, SignerUnavailableError, UnsupportedKeyError
+from tufrepo.errors import (
+    MetadataError,
+    SignerUnavailableError,
+    TufRepoError,
+    UnsupportedKeyError,
+)
 
 if TYPE_CHECKING:
     from tufrepo.store import Store, WritableStore
@@ -411,7 +416,12 @@ class TufRepository(Repository):
         if not self.exists(role):
             raise MetadataError(f"{layout.role_path(role)} does not exist")
         md = self.open(role)
-        sig = md.sign(signer, append=True)
+        try:
+            sig = md.sign(signer, append=True)
+        except UnsignedMetadataError as e:  # python-tuf wraps the signer's own error
+            if isinstance(e.__cause__, TufRepoError):
+                raise e.__cause__ from None
+            raise SignerUnavailableError(f"signing {role} failed: {e.__cause__ or e}") from e
         try:
             signer.public_key.verify_signature(sig, md.signed_bytes)
         except Exception as e:  # securesystemslib raises several types here
