@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import World, day, git, init_repo, out, run
-from tuf.api.metadata import Metadata
+from tuf.api.metadata import Metadata, Targets
 from tufjs import check_site_with_both_clients, tufjs_refresh
 
 from tufrepo import signers
@@ -348,3 +348,29 @@ def test_download_fails_on_an_expired_timestamp(world: World, served: tuple[Path
                  now=world.now)  # fmt: skip
     assert result.exit_code == 4
     assert "ExpiredMetadataError" in out(result)
+
+
+def test_build_site_refuses_paths_and_hashes_that_escape(world: World, tmp_path: Path) -> None:
+    """Defence in depth: even without the validation engine, nothing is written outside OUT."""
+    from tufrepo.errors import RejectedError  # noqa: PLC0415
+    from tufrepo.publish import build_site  # noqa: PLC0415
+    from tufrepo.repository import TufRepository  # noqa: PLC0415
+    from tufrepo.store import OverlayStore, WorktreeStore  # noqa: PLC0415
+
+    released(world, delegate=False)
+    git(world.ci, "checkout", "-q", "main")
+    md = Metadata[Targets].from_file(str(world.ci / "metadata" / "targets.json"))
+    for name, change in (("../../escape.txt", None), ("readme.txt", "../../../evil")):
+        store = OverlayStore(WorktreeStore(world.ci))
+        hostile = Metadata[Targets].from_dict(md.to_dict())
+        entry = hostile.signed.targets["readme.txt"]
+        if change is None:
+            hostile.signed.targets[name] = entry
+        else:
+            entry.hashes["sha512"] = change
+        store.write("metadata/targets.json", serialize(hostile))
+        with pytest.raises(RejectedError):
+            build_site(TufRepository(store, now=world.now), store, tmp_path / "out", now=world.now)
+        assert not (tmp_path / "out").exists()
+        assert not list(tmp_path.parent.glob("*evil*"))
+        assert not list(tmp_path.glob("*escape*"))

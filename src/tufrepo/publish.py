@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from tufrepo import __version__, fields, layout
 from tufrepo.client import CLIENT_ERRORS, DirectoryFetcher, new_updater
 from tufrepo.constants import ROOT, ROOT_HISTORY_DIR, SNAPSHOT, TARGETS_DIR, TIMESTAMP
 from tufrepo.errors import RejectedError
+from tufrepo.release import check_target_path
 from tufrepo.repository import role_keys
 
 if TYPE_CHECKING:
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
 
     from tufrepo.repository import TufRepository
     from tufrepo.store import Store
+
+_HEX = re.compile(r"[0-9a-f]{32,128}")
 
 # Default download limits of python-tuf's ngclient (and tuf-js), in bytes;
 # snapshot is held to 1 MiB, below ngclient's 2 MB, to fit stricter clients.
@@ -132,6 +136,10 @@ def _stage_artifacts(repo: TufRepository, files: Store, dest: Path) -> int:
     for role in repo.targets_roles():
         md = repo.read(role)
         for target_path, info in (md.signed.targets if md else {}).items():
+            # Attack: a path or hash value in metadata that would write outside OUT.
+            check_target_path(target_path)
+            if not all(_HEX.fullmatch(v) for v in info.hashes.values()):
+                raise RejectedError(f"{target_path} has a hash that is not hexadecimal")
             data = files.read(f"{TARGETS_DIR}/{target_path}")
             # Attack: metadata and artifact disagree; never publish a file clients would reject.
             if data is None:
