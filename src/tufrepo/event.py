@@ -141,15 +141,6 @@ class SigningEvent:
                 changed.add(ROOT if role in (ROOT, TARGETS, *ONLINE_ROLES) else TARGETS)
         return sort_roles(changed)
 
-    def removed_roles(self) -> list[str]:
-        """Roles present in known good whose metadata file is gone."""
-        now_files = self._metadata_files(self.store)
-        return sort_roles(set(self._metadata_files(self.known_good)) - set(now_files))
-
-    def signers_of(self, role: str) -> set[str]:
-        """Handles owning a key the role expects a signature from (root: old and new)."""
-        return {o for k in self.repo.expected_keys(role).values() if (o := fields.keyowner(k))}
-
     def known_handles(self) -> dict[str, str]:
         """Handle -> keyid of every offline key in the event (root and delegations)."""
         found: dict[str, str] = {}

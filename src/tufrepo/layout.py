@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from tufrepo.constants import METADATA_DIR, ROOT, ROOT_HISTORY_DIR, TARGETS_DIR
+from tufrepo.constants import METADATA_DIR, ROOT, ROOT_HISTORY_DIR
 
 # Role names become file names: keep them to a conservative, portable set.
 _SAFE_ROLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -38,11 +38,6 @@ def is_safe_role_name(name: str) -> bool:
     ``[A-Za-z0-9._-]``: a role name must never let a file escape ``metadata/``.
     """
     return bool(_SAFE_ROLE.match(name)) and ".." not in name and not name.endswith(".")
-
-
-def target_file_path(target_path: str) -> str:
-    """The checkout path of an artifact: ``targets/<target path>``."""
-    return f"{TARGETS_DIR}/{target_path}"
 
 
 def role_from_metadata_path(path: str) -> str | None:

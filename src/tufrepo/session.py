@@ -128,11 +128,6 @@ class EventSession:
         self._load()
         return sha
 
-    @property
-    def changed_since_start(self) -> bool:
-        """True when this session committed something."""
-        return self.base != self._start
-
     def publish(self, *, push: bool) -> str:
         """Push the event tip to the push remote, or store it as a local branch.
 

@@ -293,11 +293,6 @@ def signer_count(status: RoleStatus) -> str:
     return new
 
 
-def key_for_display(key: Key) -> str:
-    """How a key is named to users."""
-    return fields.key_label(key)
-
-
 remote_option = click.option(
     "--remote",
     default="origin",
