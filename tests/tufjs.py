@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from tuf.api.metadata import Metadata, Targets
 
-from tufrepo.client import download
+from tufrepo.client import download_target
 
 CLIENT = Path(__file__).parent / "js" / "client.js"
 MODULES = Path(__file__).parent / "js" / "node_modules" / "tuf-js"
@@ -55,7 +55,7 @@ def check_site_with_both_clients(site: Path, now: datetime) -> None:
     root = (metadata / "1.root.json").read_bytes()
     try:
         for target in targets:
-            download(f"{url}/metadata", None, root, target, now=now)
+            download_target(f"{url}/metadata", None, root, target, now=now)
         ok, detail = tufjs_refresh(
             f"{url}/metadata", f"{url}/targets", metadata / "1.root.json", targets
         )

@@ -1,18 +1,26 @@
 """A TUF client's view of a published repository, through python-tuf's ngclient.
 
-:func:`run_checks` is the smoke test behind ``tufrepo test-client``: refresh
-from a trusted root (or, said so, trust on first use of ``1.root.json``),
-optionally first from the currently deployed repository, check that the
-repository stays valid some days ahead, and download expected artifacts.
-:func:`download` is the consumer side (``tufrepo download``).
+:func:`run_client_checks` is the smoke test behind ``tufrepo test-client``:
+refresh from a trusted root (or, said so, trust on first use of
+``1.root.json``), optionally first from the currently deployed repository,
+check that the repository stays valid some days ahead, and download expected
+artifacts.  :func:`download_target` is the consumer side (``tufrepo download``).
 :class:`DirectoryFetcher` lets the same client read a directory (``publish``
-checks its staged result with it before anything is written to the output).
+checks its staged result with it before anything is written to the output)::
 
-Not for: printing or exit codes (results come back as :class:`Check` objects).
+    report = run_client_checks(
+        "https://example.org/metadata", targets_url=None, root_bytes=None,
+        targets=["app.json"], valid_days=1, now=datetime.now(UTC),
+    )
+    report.require_ok()  # RejectedError naming the first failed check
+
+Not for: printing or exit codes (results come back as :class:`Check`
+objects), implementing TUF (python-tuf's ngclient does the verification).
 """
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import urllib.request
 from dataclasses import dataclass
@@ -22,29 +30,101 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from tuf.api.exceptions import (
+    BadVersionNumberError,
     DownloadError,
     DownloadHTTPError,
     ExpiredMetadataError,
+    LengthOrHashMismatchError,
     RepositoryError,
+    UnsignedMetadataError,
 )
 from tuf.api.metadata import Metadata, Root
 from tuf.ngclient import FetcherInterface, Updater, UpdaterConfig
 
-from tufrepo.errors import RejectedError
+from tufrepo.errors import RejectedError, TufRepoError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
+# What ngclient raises for a repository it refuses (ValueError: unparsable
+# metadata; OSError: the local cache or a socket).
 CLIENT_ERRORS = (RepositoryError, DownloadError, ValueError, OSError)
 
 
 @dataclass(frozen=True)
 class Check:
-    """One client check: what was checked, whether it passed, and why not."""
+    """One client check: what was checked, whether it passed, why not and what to do."""
 
     name: str
     ok: bool
     detail: str = ""
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class ClientReport:
+    """Every check that ran, in order; checking stops at the first failure."""
+
+    checks: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when every check passed."""
+        return all(check.ok for check in self.checks)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    @property
+    def failure(self) -> Check | None:
+        """The check that failed, or None."""
+        return next((check for check in self.checks if not check.ok), None)
+
+    def require_ok(self) -> None:
+        """Raise unless every check passed.
+
+        Raises:
+            RejectedError: naming the failed check, its reason and advice.
+        """
+        failed = self.failure
+        if failed is not None:
+            raise RejectedError(f"{failed.name}: {failed.detail}", hint=failed.hint)
+
+
+def explain(error: BaseException) -> str | None:
+    """Advice for a client error, by kind (expiry, signatures, rollback, hashes, HTTP)."""
+    if isinstance(error, ExpiredMetadataError):
+        return (
+            "metadata expires before the checked time: run `tufrepo online-sign` "
+            "(snapshot, timestamp) or sign the event `tufrepo bump-expiring` opens "
+            "(root, targets), then publish again"
+        )
+    if isinstance(error, UnsignedMetadataError):
+        return (
+            "a signature does not verify with the keys its delegator lists: a tampered "
+            "file, a broken root chain (metadata/N.root.json) or another repository's root"
+        )
+    if isinstance(error, BadVersionNumberError):
+        return (
+            "the server offers other versions than the client already trusts "
+            "(a rollback, or a published version skipped)"
+        )
+    if isinstance(error, LengthOrHashMismatchError):
+        return (
+            "a file served differs from what signed metadata lists: deploy the published "
+            "site as a whole, and if it was, treat it as tampering"
+        )
+    if isinstance(error, DownloadHTTPError):
+        return "the server does not have this file: is the whole published site deployed there?"
+    if isinstance(error, DownloadError):
+        return "the server could not be reached, or sent too much or too slowly"
+    if isinstance(error, TufRepoError):
+        return error.hint
+    return None
+
+
+def _failed(name: str, error: BaseException) -> Check:
+    return Check(name, ok=False, detail=_describe(error), hint=explain(error))
 
 
 class DirectoryFetcher(FetcherInterface):
@@ -68,8 +148,11 @@ def set_reference_time(updater: Updater, when: datetime) -> None:
     """Make the updater judge expiry at ``when`` instead of now.
 
     python-tuf has no public option for this; it reads the private
-    ``_trusted_set.reference_time``.  This is the only place that touches it,
-    and tests/test_client_lib.py fails loudly if python-tuf changes it.
+    ``_trusted_set.reference_time``.  This is the only place that sets it,
+    and tests/test_client.py fails loudly if python-tuf changes it.
+
+    Raises:
+        RuntimeError: python-tuf no longer has the attribute (upgrade needed here).
     """
     trusted = updater._trusted_set  # noqa: SLF001 - see docstring
     if not hasattr(trusted, "reference_time"):
@@ -86,7 +169,19 @@ def new_updater(
     now: datetime,
     fetcher: FetcherInterface | None = None,
 ) -> Updater:
-    """An ngclient Updater with its own cache under ``work_dir``, judging expiry at ``now``."""
+    """An ngclient Updater with its own cache under ``work_dir``, judging expiry at ``now``.
+
+    Args:
+        metadata_url: base URL of the metadata (``N.root.json`` etc. below it).
+        targets_url: base URL of the artifacts, or None when none are downloaded.
+        root: the trusted root the client starts from.
+        work_dir: the client's metadata and download cache.
+        now: the reference time expiry is judged at.
+        fetcher: how files are fetched (default: HTTP(S) with urllib3).
+
+    Raises:
+        ValueError, RepositoryError: ``root`` is not a valid root.
+    """
     metadata_dir = work_dir / "metadata"
     target_dir = work_dir / "targets"
     metadata_dir.mkdir(parents=True, exist_ok=True)
@@ -105,7 +200,10 @@ def new_updater(
 
 
 def default_targets_url(metadata_url: str) -> str:
-    """``…/metadata`` -> ``…/targets``; otherwise ``targets`` beside the metadata URL."""
+    """The artifacts URL that goes with a metadata URL.
+
+    ``…/metadata`` becomes ``…/targets``; any other URL gets ``/targets`` appended.
+    """
     base = metadata_url.rstrip("/")
     head, _, last = base.rpartition("/")
     return f"{head}/targets" if last == "metadata" else f"{base}/targets"
@@ -130,55 +228,91 @@ def fetch_first_root(metadata_url: str) -> bytes:
 
 
 def _describe(error: BaseException) -> str:
+    if isinstance(error, TufRepoError):
+        return str(error)
     return f"{type(error).__name__}: {error}"
 
 
-def run_checks(
+@contextlib.contextmanager
+def _work_area(work_dir: Path | None, prefix: str) -> Iterator[Path]:
+    if work_dir is not None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        yield work_dir
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield Path(tmp)
+
+
+def run_client_checks(
     metadata_url: str,
     *,
-    targets_url: str | None,
-    root: bytes | None,
-    update_from: str | None = None,
-    targets: list[str] | tuple[str, ...] = (),
+    targets_url: str | None = None,
+    root_bytes: bytes | None = None,
+    update_from_url: str | None = None,
+    targets: Sequence[str] = (),
     valid_days: int = 0,
     offline_valid_days: int = 0,
     now: datetime,
-) -> list[Check]:
-    """The smoke test of a published repository; stops at the first failure."""
+    work_dir: Path | None = None,
+) -> ClientReport:
+    """The smoke test of a published repository; stops at the first failure.
+
+    Args:
+        metadata_url: where the repository's metadata is published.
+        targets_url: where its artifacts are (default: :func:`default_targets_url`).
+        root_bytes: the root to trust; None trusts ``<metadata_url>/1.root.json``
+            on first use (and the report says so).
+        update_from_url: the metadata URL clients use today: refresh from it
+            first, then update to ``metadata_url`` with the same cache.
+        targets: artifacts that must resolve, download and verify.
+        valid_days: the whole repository must still refresh this many days after ``now``.
+        offline_valid_days: root and top-level targets must not expire within this many days.
+        now: the reference time of the refresh.
+        work_dir: the client caches (fresh and empty; a temporary directory when None).
+
+    Returns:
+        One :class:`Check` per step that ran.
+    """
     checks: list[Check] = []
     targets_url = targets_url or default_targets_url(metadata_url)
-    if root is None:
+    if root_bytes is None:
         try:
-            root = fetch_first_root(metadata_url)
+            root_bytes = fetch_first_root(metadata_url)
         except RejectedError as e:
-            return [Check("trusted root", ok=False, detail=str(e))]
+            return ClientReport((_failed("trusted root: 1.root.json (trust on first use)", e),))
         checks.append(Check("trusted root: 1.root.json (trust on first use, not pinned)", ok=True))
     else:
-        version = Metadata[Root].from_bytes(root).signed.version
-        checks.append(Check(f"trusted root: version {version} (pinned)", ok=True))
-    with tempfile.TemporaryDirectory(prefix="tufrepo-client-") as tmp:
-        work = Path(tmp)
-        if update_from:
-            checks.append(_refresh_deployed(update_from, root, work / "cache", now))
-            if not checks[-1].ok:
-                return checks
         try:
-            updater = new_updater(metadata_url, targets_url, root, work / "cache", now=now)
+            version = Metadata[Root].from_bytes(root_bytes).signed.version
+        except ValueError as e:  # DeserializationError is a ValueError
+            return ClientReport(
+                (Check("trusted root", ok=False, detail=f"not a TUF root: {e}",
+                       hint="pass the root.json you trust with --root"),)
+            )  # fmt: skip
+        checks.append(Check(f"trusted root: version {version} (pinned)", ok=True))
+    with _work_area(work_dir, "tufrepo-client-") as work:
+        if update_from_url:
+            checks.append(_refresh_deployed(update_from_url, root_bytes, work / "cache", now))
+            if not checks[-1].ok:
+                return ClientReport(tuple(checks))
+        name = f"refresh from {metadata_url}"
+        try:
+            updater = new_updater(metadata_url, targets_url, root_bytes, work / "cache", now=now)
             updater.refresh()
-            checks.append(Check(f"refresh from {metadata_url}", ok=True))
         except CLIENT_ERRORS as e:
-            return [*checks, Check(f"refresh from {metadata_url}", ok=False, detail=_describe(e))]
-        checks += _freshness(updater, metadata_url, targets_url, root, work, now,
+            return ClientReport((*checks, _failed(name, e)))
+        checks.append(Check(name, ok=True))
+        checks += _freshness(updater, metadata_url, targets_url, root_bytes, work, now,
                              valid_days, offline_valid_days)  # fmt: skip
         if not checks[-1].ok:
-            return checks
+            return ClientReport(tuple(checks))
         for path in targets:
             try:
                 _fetch_target(updater, path, work / "download")
-                checks.append(Check(f"download {path} (length and hashes verified)", ok=True))
             except (*CLIENT_ERRORS, RejectedError) as e:
-                return [*checks, Check(f"download {path}", ok=False, detail=_describe(e))]
-    return checks
+                return ClientReport((*checks, _failed(f"download {path}", e)))
+            checks.append(Check(f"download {path} (length and hashes verified)", ok=True))
+    return ClientReport(tuple(checks))
 
 
 def _refresh_deployed(url: str, root: bytes, cache: Path, now: datetime) -> Check:
@@ -192,7 +326,7 @@ def _refresh_deployed(url: str, root: bytes, cache: Path, now: datetime) -> Chec
     except ExpiredMetadataError as e:
         return Check(name, ok=True, detail=f"expired there, as a new deployment would fix: {e}")
     except CLIENT_ERRORS as e:
-        return Check(name, ok=False, detail=_describe(e))
+        return _failed(name, e)
     return Check(name, ok=True)
 
 
@@ -214,7 +348,7 @@ def _freshness(
             ahead = now + timedelta(days=valid_days)
             new_updater(metadata_url, targets_url, root, work / "ahead", now=ahead).refresh()
         except CLIENT_ERRORS as e:
-            return [Check(name, ok=False, detail=_describe(e))]
+            return [_failed(name, e)]
         checks.append(Check(name, ok=True))
     if offline_valid_days:
         trusted = updater._trusted_set  # noqa: SLF001 - read-only look at what was trusted
@@ -222,8 +356,9 @@ def _freshness(
         for role, signed in (("root", trusted.root), ("targets", trusted.targets)):
             ok = signed is not None and signed.expires >= ahead
             expires = f"{signed.expires:%Y-%m-%d}" if signed is not None else "never loaded"
+            hint = None if ok else f"sign the {role} event `tufrepo bump-expiring` opens"
             checks.append(Check(f"{role} valid {offline_valid_days} days ahead", ok=ok,
-                                detail=f"{role} expires {expires}"))  # fmt: skip
+                                detail=f"{role} expires {expires}", hint=hint))  # fmt: skip
             if not ok:
                 return checks
     return checks
@@ -232,31 +367,53 @@ def _freshness(
 def _fetch_target(updater: Updater, path: str, directory: Path) -> str:
     info = updater.get_targetinfo(path)
     if info is None:
-        raise RejectedError(f"{path} is not in the repository")
+        raise RejectedError(
+            f"{path} is not in the repository",
+            hint="no targets role that delegates this path lists it",
+        )
     directory.mkdir(parents=True, exist_ok=True)
     return updater.download_target(info, str(directory / path.replace("/", "_")))
 
 
-def download(
-    metadata_url: str, targets_url: str | None, root: bytes, target_path: str, *, now: datetime
+def download_target(
+    metadata_url: str,
+    targets_url: str | None,
+    root_bytes: bytes,
+    target_path: str,
+    *,
+    now: datetime,
+    work_dir: Path | None = None,
 ) -> bytes:
     """Refresh from a pinned root and return one verified target's bytes.
 
+    Args:
+        metadata_url: where the repository's metadata is published.
+        targets_url: where its artifacts are (default: :func:`default_targets_url`).
+        root_bytes: the root the caller trusts (pinned, not downloaded).
+        target_path: the artifact's target path (``dir/name``).
+        now: the reference time of the refresh.
+        work_dir: the client cache (a temporary directory when None).
+
+    Returns:
+        The artifact's bytes, after its length and hashes matched signed metadata.
+
     Raises:
         RejectedError: anything does not verify (expired, bad signature,
-            wrong hash) or the target does not exist.
+            rollback, wrong length or hash) or the target does not exist.
     """
-    with tempfile.TemporaryDirectory(prefix="tufrepo-download-") as tmp:
-        updater = new_updater(
-            metadata_url,
-            targets_url or default_targets_url(metadata_url),
-            root,
-            Path(tmp),
-            now=now,
-        )
+    with _work_area(work_dir, "tufrepo-download-") as work:
         try:
+            updater = new_updater(
+                metadata_url,
+                targets_url or default_targets_url(metadata_url),
+                root_bytes,
+                work,
+                now=now,
+            )
             updater.refresh()
-            path = _fetch_target(updater, target_path, Path(tmp) / "download")
-        except CLIENT_ERRORS as e:
-            raise RejectedError(f"{target_path} does not verify: {_describe(e)}") from e
+            path = _fetch_target(updater, target_path, work / "download")
+        except (*CLIENT_ERRORS, RejectedError) as e:
+            raise RejectedError(
+                f"{target_path} does not verify: {_describe(e)}", hint=explain(e)
+            ) from e
         return Path(path).read_bytes()

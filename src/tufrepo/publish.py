@@ -53,7 +53,7 @@ DOWNLOAD_SAMPLE = 50  # artifacts the publish-time client downloads (all resolve
 
 @dataclass(frozen=True)
 class PublishResult:
-    """What was published."""
+    """What was published: where, the role versions, the number of artifacts."""
 
     out: Path
     roles: dict[str, int]
@@ -71,6 +71,21 @@ def build_site(
     include_targets: bool = True,
 ) -> PublishResult:
     """Stage, check and then publish the repository into ``out``.
+
+    Args:
+        repo: the repository state to publish (online-signed: snapshot and
+            timestamp must exist).
+        files: the same checkout's files (``metadata/root_history/``, ``targets/``).
+        out: the site directory; replaced as a whole, only after every check passed.
+        now: the reference time of the client check and the index page's date.
+        metadata_path: where metadata goes inside ``out``.
+        targets_path: where artifacts go inside ``out``.
+        include_targets: copy the artifacts (hash-prefixed) and have the client
+            download them; False publishes metadata only.
+
+    Returns:
+        The published role versions (snapshot and targets roles), the number
+        of artifacts and the resolved ``out``.
 
     Raises:
         RejectedError: the repository is not online-signed yet, an artifact
@@ -232,7 +247,17 @@ def _replace(staging: Path, out: Path) -> None:
 
 
 def render_index(repo: TufRepository, now: datetime) -> str:
-    """The status page: roles, versions, signers, dates and the artifact list (escaped)."""
+    """The status page: roles, versions, signers, dates and the artifact list.
+
+    Every value taken from metadata is HTML-escaped; the page has no scripts.
+
+    Args:
+        repo: the repository state shown.
+        now: the "generated at" time.
+
+    Returns:
+        The page (``resources/index.html`` filled in).
+    """
     rows = []
     artifacts = []
     root = repo.root()

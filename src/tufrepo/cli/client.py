@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from tufrepo.cli.app import App, pass_app
-from tufrepo.client import download, run_checks
-from tufrepo.errors import RejectedError, UsageError
+from tufrepo.client import download_target, run_client_checks
+from tufrepo.errors import UsageError
 
 
 def _time(value: str | None) -> datetime | None:
@@ -39,7 +39,8 @@ def _time(value: str | None) -> datetime | None:
 @click.option(
     "--update-from",
     metavar="URL",
-    help="First refresh from this (currently deployed) metadata URL, then from METADATA_URL.",
+    help="First refresh from this (currently deployed) metadata URL, then update from "
+    "METADATA_URL as existing clients will.",
 )
 @click.option(
     "--target",
@@ -53,16 +54,22 @@ def _time(value: str | None) -> datetime | None:
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="The whole repository must still be valid this many days ahead.",
+    help="Refresh again as if N days had passed: snapshot and timestamp must be "
+    "re-signed in time.",
 )
 @click.option(
     "--offline-valid-days",
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Root and targets must still be valid this many days ahead.",
+    help="Root and targets must not expire within this many days (time for a signing event).",
 )
-@click.option("--time", "at", metavar="ISO8601", help="Check as if it were this time.")
+@click.option(
+    "--time",
+    "at",
+    metavar="ISO8601",
+    help="Check as if it were this time (default: now, or the global --now).",
+)
 @pass_app
 def test_client_command(
     app: App,
@@ -77,29 +84,36 @@ def test_client_command(
 ) -> None:
     """Refresh a published repository with a TUF client and check its margins.
 
-    One line per check; exit 4 with the reason when one fails. Run it after
-    every publish and on a schedule, so expiry is caught before users hit it.
+    Prints one line per check (OK or FAIL) and stops at the first failure,
+    which exits 4 with the reason. Run it after every publish and on a
+    schedule, so that expiry and broken deployments are caught before users
+    hit them.
+
+    \b
+    Without --root, 1.root.json is trusted on first use (said so in the
+    output); pin the root clients ship with for a real check:
+      tufrepo test-client https://example.org/metadata --root root.json \\
+          --valid-days 1 --offline-valid-days 30 --target app/1.0.json
+
     """
     root = root_file.read_bytes() if root_file else None
-    checks = run_checks(
-        metadata_url, targets_url=targets_url, root=root, update_from=update_from,
+    report = run_client_checks(
+        metadata_url, targets_url=targets_url, root_bytes=root, update_from_url=update_from,
         targets=list(targets), valid_days=valid_days, offline_valid_days=offline_valid_days,
         now=_time(at) or app.now(),
     )  # fmt: skip
-    for check in checks:
+    for check in report.checks:
         app.say(
             f"{'OK  ' if check.ok else 'FAIL'} {check.name}"
             + (f": {check.detail}" if check.detail else "")
         )
-    failed = [c for c in checks if not c.ok]
     app.result(
         {
-            "ok": not failed,
-            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks],
+            "ok": report.ok,
+            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in report.checks],
         }
     )
-    if failed:
-        raise RejectedError(f"{failed[0].name}: {failed[0].detail}")
+    report.require_ok()
 
 
 @click.command("download")
@@ -130,11 +144,20 @@ def download_command(
 ) -> None:  # fmt: skip
     """Download TARGET_PATH through TUF and verify it.
 
-    Refreshes from the pinned --root, then downloads the artifact and checks
-    its length and hashes against signed metadata. Exit 4 when anything does
-    not verify; nothing is written then.
+    Refreshes from the pinned --root (the root.json you trust, obtained out
+    of band), resolves TARGET_PATH through the delegations, downloads the
+    artifact and checks its length and hashes against signed metadata. Exit 4
+    when anything does not verify; nothing is written then.
+
+    \b
+      tufrepo download app/1.0.json --metadata-url https://example.org/metadata \\
+          --root root.json              # JSON is printed
+      tufrepo download app/1.0.tar.gz --metadata-url https://example.org/metadata \\
+          --root root.json -o app.tar.gz
     """
-    data = download(metadata_url, targets_url, root_file.read_bytes(), target_path, now=app.now())
+    data = download_target(
+        metadata_url, targets_url, root_file.read_bytes(), target_path, now=app.now()
+    )
     if output is not None:
         output.write_bytes(data)
         app.say(f"Verified {target_path} ({len(data)} bytes) -> {output}")
