@@ -209,6 +209,23 @@ def default_targets_url(metadata_url: str) -> str:
     return f"{head}/targets" if last == "metadata" else f"{base}/targets"
 
 
+def parse_root(data: bytes) -> Root:
+    """The root in ``data``.
+
+    Raises:
+        RejectedError: ``data`` is not root metadata.
+    """
+    try:
+        signed = Metadata.from_bytes(data).signed
+    except (RepositoryError, ValueError) as e:  # DeserializationError is a RepositoryError
+        cause = e.__cause__ or e
+        problem = f"missing {cause}" if isinstance(cause, KeyError) else str(cause)
+        raise RejectedError(f"not TUF metadata ({problem})") from e
+    if not isinstance(signed, Root):
+        raise RejectedError(f"{signed.type} metadata, not root")
+    return signed
+
+
 def fetch_first_root(metadata_url: str) -> bytes:
     """Download ``<metadata_url>/1.root.json`` (trust on first use).
 
@@ -221,8 +238,8 @@ def fetch_first_root(metadata_url: str) -> bytes:
     try:
         with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - scheme checked
             data = bytes(response.read(512_001))
-        Metadata[Root].from_bytes(data)
-    except (OSError, ValueError) as e:
+        parse_root(data)
+    except (OSError, RejectedError) as e:
         raise RejectedError(f"cannot get the first root from {url}: {e}") from e
     return data
 
@@ -283,10 +300,10 @@ def run_client_checks(
         checks.append(Check("trusted root: 1.root.json (trust on first use, not pinned)", ok=True))
     else:
         try:
-            version = Metadata[Root].from_bytes(root_bytes).signed.version
-        except ValueError as e:  # DeserializationError is a ValueError
+            version = parse_root(root_bytes).version
+        except RejectedError as e:
             return ClientReport(
-                (Check("trusted root", ok=False, detail=f"not a TUF root: {e}",
+                (Check("trusted root", ok=False, detail=str(e),
                        hint="pass the root.json you trust with --root"),)
             )  # fmt: skip
         checks.append(Check(f"trusted root: version {version} (pinned)", ok=True))
