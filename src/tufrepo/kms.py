@@ -1,96 +1,304 @@
-"""Cloud KMS and Vault online keys: ``gcpkms:``, ``awskms:``, ``azurekms:``, ``hv:``.
+"""Online keys in a cloud KMS or HashiCorp Vault: ``gcpkms:``, ``awskms:``, ``azurekms:``, ``hv:``.
 
-:func:`import_key` reads the public key from the service once, when the key
-is configured; it is then stored in root with its URI, and CI signs through
-securesystemslib's signer for the scheme.  Each backend's SDK comes with an
-extra (``pip install 'tufrepo[gcpkms]'``); a missing one is an error naming it.
+A maintainer enrols the online key once: :func:`import_key` reads its public
+key from the service, and the CLI stores that key in root together with the
+URI. CI later signs snapshot and timestamp through :func:`load_signer`, which
+goes through securesystemslib's signer for the URI's scheme::
 
-Not for: authentication (the SDKs use their usual credentials), signing.
+    key = import_key("gcpkms:projects/p/locations/global/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1")
+    signer = load_signer(stored_uri, key_from_root)
+
+The URI is stored as given, so it must be the one that signs: a
+``gcpkms:`` URI names a key *version*, and ``azurekms:`` and ``hv:`` URIs must
+end with the key version that was imported (the error says which one). An
+``awskms:`` URI takes a key id, key ARN, alias name or alias ARN.
+
+Errors: a malformed URI is a :class:`~tufrepo.errors.UsageError` showing the
+expected form; a backend whose SDK is not installed, and every service
+failure (credentials, permissions, no such key, unsupported key type), is a
+:class:`~tufrepo.errors.SignerUnavailableError` with the service's own
+message on one line (never a traceback) and a hint about the extra or the
+permission needed.
+
+This module imports no SDK and names a backend class only when its scheme is
+used. (securesystemslib itself imports every installed SDK when
+``securesystemslib.signer`` is first imported, which ``tufrepo.signers``
+already does.)
+
+Not for: authentication (each SDK uses its usual ambient credentials), key
+creation, or choosing the online key's roles.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib import parse
 
-from securesystemslib.exceptions import UnsupportedLibraryError
+from securesystemslib.exceptions import UnsupportedAlgorithmError, UnsupportedLibraryError
+from securesystemslib.signer import Signer
 
 from tufrepo.errors import SignerUnavailableError, UsageError
 
 if TYPE_CHECKING:
-    from securesystemslib.signer import Key
+    from collections.abc import Callable
 
-EXTRAS = {"gcpkms": "gcpkms", "awskms": "awskms", "azurekms": "azurekms", "hv": "vault"}
-FORMS = {
-    "gcpkms": "gcpkms:projects/<project>/locations/<location>/keyRings/<ring>/cryptoKeys/<key>/cryptoKeyVersions/<n>",
-    "awskms": "awskms:<key id, key ARN or alias/name>",
-    "azurekms": "azurekms://<vault>.vault.azure.net/keys/<name>[/<version>]",
-    "hv": "hv:<key name>",
+    from securesystemslib.signer import Key, SecretsHandler, Signature, SSlibKey
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One KMS scheme: its extra, URI form and what its credentials need."""
+
+    scheme: str
+    extra: str
+    form: str
+    credentials: str  # where the SDK finds credentials
+    read_permission: str  # needed by import_key
+    sign_permission: str  # needed by the online signer
+
+
+BACKENDS = {
+    "gcpkms": Backend(
+        "gcpkms",
+        "gcpkms",
+        "gcpkms:projects/<project>/locations/<location>/keyRings/<ring>/cryptoKeys/<key>/cryptoKeyVersions/<version>",
+        "gcloud auth application-default login, or GOOGLE_APPLICATION_CREDENTIALS",
+        "the role roles/cloudkms.publicKeyViewer",
+        "the role roles/cloudkms.signer",
+    ),
+    "awskms": Backend(
+        "awskms",
+        "awskms",
+        "awskms:<key id | key ARN | alias/<name> | alias ARN>",
+        "AWS credentials and region (e.g. AWS_PROFILE or AWS_ACCESS_KEY_ID, and AWS_REGION)",
+        "kms:GetPublicKey",
+        "kms:Sign",
+    ),
+    "azurekms": Backend(
+        "azurekms",
+        "azurekms",
+        "azurekms://<vault>.vault.azure.net/keys/<name>/<version>",
+        "az login, or AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_CLIENT_SECRET",
+        "the Key Vault Crypto User role",
+        "the Key Vault Crypto User role",
+    ),
+    "hv": Backend(
+        "hv",
+        "vault",
+        "hv:<transit key name>/<version>",
+        "VAULT_ADDR and VAULT_TOKEN",
+        "read on transit/keys/<name>",
+        "update on transit/sign/<name>",
+    ),
 }
+SCHEMES = tuple(BACKENDS)
+
+_NAME = r"[A-Za-z0-9_.:-]+"
 _GCP = re.compile(
-    r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+/cryptoKeyVersions/\d+$"
+    rf"projects/{_NAME}/locations/{_NAME}/keyRings/{_NAME}/cryptoKeys/{_NAME}/cryptoKeyVersions/\d+"
 )
-_AZURE = re.compile(r"^([a-z0-9-]+)\.vault\.azure\.net$")
+_AWS_ALIAS = r"alias/[A-Za-z0-9/_-]+"
+_AWS = re.compile(
+    rf"[A-Za-z0-9-]+|{_AWS_ALIAS}"
+    rf"|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{{12}}:(key/[A-Za-z0-9-]+|{_AWS_ALIAS})"
+)
+_AZURE_VAULT = re.compile(r"([A-Za-z0-9-]{3,24})\.vault\.azure\.net")
+_VAULT = re.compile(r"([A-Za-z0-9_.-]+)(?:/(\d+))?")
+_MAX_MESSAGE = 300
 
 
-def _malformed(scheme: str, uri: str) -> UsageError:
-    return UsageError(f"'{uri}' is not a valid {scheme} key URI", hint=f"expected {FORMS[scheme]}")
+@dataclass(frozen=True)
+class _Request:
+    """A parsed URI: how to import its key, and whether the URI pins a key version."""
+
+    backend: Backend
+    call: Callable[[], tuple[str, SSlibKey]]
+    versioned: bool = True
 
 
-def _call(scheme: str, uri: str) -> tuple[str, Key]:
-    """Dispatch to the backend's import_ (imported here, so its SDK loads only when used)."""
-    from securesystemslib import signer  # noqa: PLC0415
+def _backend(uri: str) -> Backend:
+    scheme = uri.split(":", 1)[0]
+    if ":" not in uri or scheme not in BACKENDS:
+        raise UsageError(
+            f"'{uri}' is not a KMS key URI",
+            hint="use one of: " + ", ".join(b.form for b in BACKENDS.values()),
+        )
+    return BACKENDS[scheme]
 
+
+def _parse(uri: str) -> _Request:
+    """Check ``uri``'s form and bind the backend's import_ to its parts.
+
+    Raises:
+        UsageError: ``uri`` is not of its scheme's form.
+    """
+    from securesystemslib import signer  # noqa: PLC0415 - backend classes only when used
+
+    backend = _backend(uri)
     rest = uri.split(":", 1)[1]
-    result: Any
-    if scheme == "gcpkms":
-        if not _GCP.match(rest):
-            raise _malformed(scheme, uri)
-        result = signer.GCPSigner.import_(rest)
-    elif scheme == "awskms":
-        if not rest or ("/" in rest.split("alias/", 1)[-1] and not rest.startswith("arn:")):
-            raise _malformed(scheme, uri)
-        result = signer.AWSSigner.import_(rest)
-    elif scheme == "azurekms":
+    malformed = UsageError(
+        f"'{uri}' is not a valid {backend.scheme} key URI", hint=f"expected {backend.form}"
+    )
+    if backend.scheme == "gcpkms":
+        if not _GCP.fullmatch(rest):
+            raise malformed
+        return _Request(backend, lambda: signer.GCPSigner.import_(rest))
+    if backend.scheme == "awskms":
+        if not _AWS.fullmatch(rest):
+            raise malformed
+        return _Request(backend, lambda: signer.AWSSigner.import_(rest))
+    if backend.scheme == "azurekms":
         parsed = parse.urlparse(uri)
-        vault = _AZURE.match(parsed.netloc)
-        parts = [p for p in parsed.path.split("/") if p]
-        if not vault or len(parts) not in (2, 3) or parts[0] != "keys":
-            raise _malformed(scheme, uri)
-        result = signer.AzureSigner.import_(vault.group(1), parts[1])
-    else:
-        if not rest:
-            raise _malformed(scheme, uri)
-        result = signer.VaultSigner.import_(rest)
-    return result  # type: ignore[no-any-return]
+        vault = _AZURE_VAULT.fullmatch(parsed.netloc)
+        parts = parsed.path.split("/")[1:]  # "", "keys", name[, version]
+        if (
+            not vault
+            or parsed.query
+            or parsed.fragment
+            or len(parts) not in (2, 3)
+            or parts[0] != "keys"
+            or not all(parts)
+        ):
+            raise malformed
+        return _Request(
+            backend,
+            lambda: signer.AzureSigner.import_(vault.group(1), parts[1]),
+            versioned=len(parts) == 3,
+        )
+    match = _VAULT.fullmatch(rest)
+    if not match:
+        raise malformed
+    return _Request(
+        backend,
+        lambda: signer.VaultSigner.import_(match.group(1)),
+        versioned=match.group(2) is not None,
+    )
+
+
+def _one_line(error: BaseException) -> str:
+    """The first line of an SDK's message, whitespace collapsed and length bounded."""
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    text = " ".join(lines[0].split()) if lines else ""
+    if len(text) > _MAX_MESSAGE:
+        text = text[: _MAX_MESSAGE - 1] + "…"
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _missing_extra(backend: Backend, error: Exception) -> SignerUnavailableError:
+    return SignerUnavailableError(
+        f"{backend.scheme} keys need the {backend.extra} extra ({_one_line(error)})",
+        hint=f"pip install 'tufrepo[{backend.extra}]'",
+    )
+
+
+def _is_unsupported_key(error: Exception) -> bool:
+    # AzureSigner raises its own UnsupportedKeyType, defined in the backend module.
+    return isinstance(error, UnsupportedAlgorithmError) or type(error).__name__ == (
+        "UnsupportedKeyType"
+    )
 
 
 def import_key(uri: str) -> Key:
     """The public key of the KMS key at ``uri``, read from the service.
 
+    Args:
+        uri: a ``gcpkms:``, ``awskms:``, ``azurekms:`` or ``hv:`` URI (forms in
+            :data:`BACKENDS`).
+
+    Returns:
+        The plain public key (without tufrepo's custom fields).
+
     Raises:
-        UsageError: the URI is malformed.
-        SignerUnavailableError: the backend's extra is not installed, or the
-            service refused (credentials, permissions, no such key).
+        UsageError: ``uri`` is malformed, or (Azure, Vault) names no key
+            version or not the key's current version.
+        SignerUnavailableError: the backend's extra is not installed, the
+            key's type cannot sign TUF metadata, or the service refused
+            (credentials, permissions, no such key).
     """
-    scheme = uri.split(":", 1)[0]
-    if scheme not in EXTRAS:
-        raise UsageError(
-            f"'{uri}' is not a KMS key URI", hint=f"use one of: {', '.join(FORMS.values())}"
-        )
+    request = _parse(uri)
+    backend = request.backend
     try:
-        _, key = _call(scheme, uri)
-    except (UsageError, SignerUnavailableError):
-        raise
+        signer_uri, key = request.call()
     except (UnsupportedLibraryError, ImportError) as e:
-        raise SignerUnavailableError(
-            f"{scheme} keys need the {EXTRAS[scheme]} extra",
-            hint=f"pip install 'tufrepo[{EXTRAS[scheme]}]'",
-        ) from e
+        raise _missing_extra(backend, e) from e
     except Exception as e:  # each SDK raises its own types: auth, permission, not found
+        if _is_unsupported_key(e):
+            raise SignerUnavailableError(
+                f"the key at {uri} cannot sign TUF metadata ({_one_line(e)})",
+                hint="use an ECDSA P-256/P-384 or RSA signing key (Ed25519 in Vault)",
+            ) from e
         raise SignerUnavailableError(
-            f"cannot read the public key of {uri}: {type(e).__name__}: {e}",
-            hint="check your credentials for the service and that the key exists",
+            f"cannot read the public key of {uri}: {_one_line(e)}",
+            hint=f"check {backend.credentials}, that the key exists, "
+            f"and that you have {backend.read_permission}",
         ) from e
+    if signer_uri.lower() != uri.lower():  # Azure and Vault report the current version
+        if not request.versioned:
+            raise UsageError(
+                f"'{uri}' names no key version",
+                hint=f"use {signer_uri} (the key's current version)",
+            )
+        raise UsageError(
+            f"'{uri}' is not the current version of the key",
+            hint=f"use {signer_uri}; only the current version can be enrolled",
+        )
     return key
+
+
+class ServiceSigner(Signer):
+    """Wraps a KMS backend's signer so that a failed signature is one line with a hint."""
+
+    def __init__(self, inner: Signer, uri: str, backend: Backend) -> None:
+        self._inner = inner
+        self._uri = uri
+        self._backend = backend
+
+    @property
+    def public_key(self) -> Key:
+        """The online key as listed in root."""
+        return self._inner.public_key
+
+    @classmethod
+    def from_priv_key_uri(
+        cls, priv_key_uri: str, public_key: Key, secrets_handler: SecretsHandler | None = None
+    ) -> Signer:
+        """Not registered for a scheme: build with :func:`load_signer`."""
+        raise NotImplementedError("use tufrepo.kms.load_signer")
+
+    def sign(self, payload: bytes) -> Signature:
+        """Sign through the service.
+
+        Raises:
+            SignerUnavailableError: the service refused or failed.
+        """
+        try:
+            return self._inner.sign(payload)
+        except Exception as e:  # each SDK raises its own types
+            raise SignerUnavailableError(
+                f"{self._uri} failed to sign: {_one_line(e)}",
+                hint=f"check {self._backend.credentials} in this job, "
+                f"and that it has {self._backend.sign_permission}",
+            ) from e
+
+
+def load_signer(uri: str, key: Key, secrets_handler: SecretsHandler | None = None) -> Signer:
+    """The signer for the online ``key`` at ``uri``, through securesystemslib's scheme registry.
+
+    Raises:
+        UsageError: ``uri`` is malformed.
+        SignerUnavailableError: the backend's extra is not installed, or its
+            client cannot be created (e.g. no credentials or region).
+    """
+    backend = _parse(uri).backend
+    try:
+        inner = Signer.from_priv_key_uri(uri, key, secrets_handler)
+    except (UnsupportedLibraryError, ImportError) as e:
+        raise _missing_extra(backend, e) from e
+    except Exception as e:  # client construction: credentials, region, endpoint
+        raise SignerUnavailableError(
+            f"cannot use the online key {uri}: {_one_line(e)}",
+            hint=f"check {backend.credentials} in this job",
+        ) from e
+    return ServiceSigner(inner, uri, backend)
