@@ -6,10 +6,12 @@
     <out>/metadata/<N>.<role>.json (roles reachable in the delegation tree), index.html
     <out>/targets/<dir>/<sha256>.<name>
 
-Everything is first written to a staging directory next to OUT; the staged
-result is refreshed with python-tuf's ngclient (every target downloaded) and
-checked against the default client size limits; only then does it replace
-OUT.  A failure leaves OUT as it was.
+Everything is first written to a staging directory next to OUT.  Staging
+checks every artifact's length and sha256 against its metadata; the staged
+result is checked against the default client size limits and refreshed with
+python-tuf's ngclient from 1.root.json (every target resolved through the
+delegations, the first DOWNLOAD_SAMPLE downloaded); only then does it
+replace OUT.  A failure leaves OUT as it was.
 
 Not for: validation of the signing rules (callers run the validation engine
 first), git, printing.

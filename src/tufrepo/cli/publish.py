@@ -35,10 +35,16 @@ def publish_command(
 
     Versioned metadata (every root, N.snapshot.json, N.<role>.json),
     timestamp.json, index.html (a readable status page) and hash-prefixed
-    artifacts. Before OUT is touched, main is validated, the staged result is
-    refreshed by a TUF client (python-tuf's ngclient) with every artifact
-    downloaded, and metadata sizes are checked against client limits; any
+    artifacts. Before OUT is touched, main is validated, every artifact's
+    length and hash are checked against its metadata, metadata sizes are
+    checked against default client limits, and the staged result is refreshed
+    by a TUF client (python-tuf's ngclient) that resolves every artifact; any
     failure is exit 4 and leaves OUT as it was.
+
+    \b
+      tufrepo publish site/                       # site/metadata, site/targets
+      tufrepo publish site/ --metadata-path .     # metadata at the top level
+      tufrepo publish site/ --no-targets          # artifacts served elsewhere
     """
     top = app.git().top
     store = WorktreeStore(top)
