@@ -190,7 +190,8 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeAwsKms]
     """A fake AWS KMS on 127.0.0.1 holding alias/tuf-online, with boto3 pointed at it."""
     state = FakeAwsKms(keys={"alias/tuf-online": ec.generate_private_key(ec.SECP256R1())})
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits for the loop to notice, up to one interval.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     settings = {
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_port}",
@@ -234,12 +235,6 @@ def test_aws_kms_enrolment_and_online_signing(world: World, aws: FakeAwsKms) -> 
     assert run("-C", str(world.ci), "verify", now=world.now).exit_code == 0
 
 
-@pytest.mark.xfail(
-    reason="needs CLI-side wiring: TufRepository._close_online must unwrap python-tuf's "
-    "UnsignedMetadataError as add_signature does (today: exit 1), and signers.load_signer "
-    "must dispatch KMS schemes to kms.load_signer (one-line error with the permission)",
-    strict=True,
-)
 def test_online_signing_refused_by_the_service(world: World, aws: FakeAwsKms) -> None:
     alice = world.user("alice")
     uri = "awskms:alias/tuf-online"

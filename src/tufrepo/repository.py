@@ -395,7 +395,12 @@ class TufRepository(Repository):
         if self.signer_for is None:
             raise SignerUnavailableError(f"no online signer available to sign {role}")
         for key in _role_keys(root, role):
-            md.sign(self.signer_for(key), append=True)
+            try:
+                md.sign(self.signer_for(key), append=True)
+            except UnsignedMetadataError as e:  # python-tuf wraps the signer's own error
+                if isinstance(e.__cause__, TufRepoError):
+                    raise e.__cause__ from None
+                raise SignerUnavailableError(f"signing {role} failed: {e.__cause__ or e}") from e
         # Verify before write: never store an online role its delegator rejects.
         try:
             root.verify_delegate(role, md.signed_bytes, md.signatures)

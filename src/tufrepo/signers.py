@@ -127,6 +127,10 @@ def load_signer(
 
         if sigstore_token and "ambient=false" in uri:
             return sigstore_keys.InstanceSigstoreSigner.with_token(sigstore_token, key)
+    if uri.split(":", 1)[0] in KMS_SCHEMES:
+        from tufrepo import kms  # noqa: PLC0415 - cloud SDKs load only when used
+
+        return kms.load_signer(uri, key, secrets_handler)
     if uri.split(":", 1)[0] == "hsm":
         from tufrepo import hsm  # noqa: PLC0415 - PKCS#11 loads only when used
 
