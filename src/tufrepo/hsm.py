@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
 SCHEME = "hsm"
 DEFAULT_KEY_ID = 2  # YubiKey PIV slot 9c, "Digital Signature"
-LIBRARY_ENV = "PYKCS11LIB"  # securesystemslib's variable (read here only as a parameter)
+LIBRARY_ENV = "PYKCS11LIB"  # securesystemslib reads it; set here only around HSMSigner calls
 
 # Where Yubico's ykcs11 module is installed by distribution packages and Homebrew.
 WELL_KNOWN_LIBRARIES: dict[str, tuple[str, ...]] = {

@@ -93,7 +93,6 @@ BACKENDS = {
         "update on transit/sign/<name>",
     ),
 }
-SCHEMES = tuple(BACKENDS)
 
 _NAME = r"[A-Za-z0-9_.:-]+"
 _GCP = re.compile(
@@ -134,7 +133,7 @@ def _parse(uri: str) -> _Request:
     Raises:
         UsageError: ``uri`` is not of its scheme's form.
     """
-    from securesystemslib import signer  # noqa: PLC0415 - backend classes only when used
+    from securesystemslib import signer  # noqa: PLC0415 - a backend only when its URI is used
 
     backend = _backend(uri)
     rest = uri.split(":", 1)[1]
@@ -152,7 +151,7 @@ def _parse(uri: str) -> _Request:
     if backend.scheme == "azurekms":
         parsed = parse.urlparse(uri)
         vault = _AZURE_VAULT.fullmatch(parsed.netloc)
-        parts = parsed.path.split("/")[1:]  # "", "keys", name[, version]
+        parts = parsed.path.split("/")[1:]  # /keys/<name>[/<version>]
         if (
             not vault
             or parsed.query
