@@ -45,6 +45,7 @@ from urllib import parse
 from securesystemslib.signer import HSMSigner, Signer
 
 from tufrepo.errors import SignerUnavailableError, UsageError
+from tufrepo.signers import same_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -306,10 +307,6 @@ def import_key(uri: str, *, library: str | None) -> Key:
     return key
 
 
-def _same_key(a: Key, b: Key) -> bool:
-    return (a.keytype, a.scheme, a.keyval) == (b.keytype, b.scheme, b.keyval)
-
-
 class TokenSigner(Signer):
     """An HSMSigner whose token failures become SignerUnavailableError with advice."""
 
@@ -402,7 +399,7 @@ def load_signer(
     _require_pkcs11()
     path = _resolve_library(library)
     selected, on_token = _read_public_key(path, parsed)
-    if not _same_key(on_token, key):
+    if not same_key(on_token, key):
         raise SignerUnavailableError(
             f"the key with id {selected.key_id} on {selected.token_name} is not "
             f"the key {key.keyid[:8]} listed in the metadata",
