@@ -45,7 +45,7 @@ from urllib import parse
 from securesystemslib.signer import HSMSigner, Signer
 
 from tufrepo.errors import SignerUnavailableError, UsageError
-from tufrepo.signers import same_key
+from tufrepo.signers import WrappedSigner, same_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -307,25 +307,13 @@ def import_key(uri: str, *, library: str | None) -> Key:
     return key
 
 
-class TokenSigner(Signer):
+class TokenSigner(WrappedSigner):
     """An HSMSigner whose token failures become SignerUnavailableError with advice."""
 
     def __init__(self, inner: HSMSigner, library: str, uri: HsmUri) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._library = library
         self._uri = uri
-
-    @property
-    def public_key(self) -> Key:
-        """The enrolled public key (with tufrepo's custom fields)."""
-        return self._inner.public_key
-
-    @classmethod
-    def from_priv_key_uri(
-        cls, priv_key_uri: str, public_key: Key, secrets_handler: SecretsHandler | None = None
-    ) -> Signer:
-        """Not registered for a scheme: build with :func:`load_signer`."""
-        raise NotImplementedError("use tufrepo.hsm.load_signer")
 
     def sign(self, payload: bytes) -> Signature:
         """Sign on the token, asking the secrets handler for the PIN.

@@ -40,6 +40,7 @@ from securesystemslib.exceptions import UnsupportedAlgorithmError, UnsupportedLi
 from securesystemslib.signer import Signer
 
 from tufrepo.errors import SignerUnavailableError, UsageError
+from tufrepo.signers import WrappedSigner
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -246,25 +247,13 @@ def import_key(uri: str) -> Key:
     return key
 
 
-class ServiceSigner(Signer):
+class ServiceSigner(WrappedSigner):
     """Wraps a KMS backend's signer so that a failed signature is one line with a hint."""
 
     def __init__(self, inner: Signer, uri: str, backend: Backend) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._uri = uri
         self._backend = backend
-
-    @property
-    def public_key(self) -> Key:
-        """The online key as listed in root."""
-        return self._inner.public_key
-
-    @classmethod
-    def from_priv_key_uri(
-        cls, priv_key_uri: str, public_key: Key, secrets_handler: SecretsHandler | None = None
-    ) -> Signer:
-        """Not registered for a scheme: build with :func:`load_signer`."""
-        raise NotImplementedError("use tufrepo.kms.load_signer")
 
     def sign(self, payload: bytes) -> Signature:
         """Sign through the service.

@@ -139,3 +139,26 @@ def load_signer(
         return Signer.from_priv_key_uri(uri, key, secrets_handler)
     except (ValueError, OSError, RuntimeError) as e:
         raise SignerUnavailableError(f"cannot load signer {uri}: {e}") from e
+
+
+class WrappedSigner(Signer):
+    """A backend signer wrapped so that its failures become SignerUnavailableError.
+
+    Subclasses implement ``sign`` around ``self._inner.sign``; they are built
+    by their module's ``load_signer``, never through the URI registry.
+    """
+
+    def __init__(self, inner: Signer) -> None:
+        self._inner = inner
+
+    @property
+    def public_key(self) -> Key:
+        """The wrapped signer's public key (as listed in the metadata)."""
+        return self._inner.public_key
+
+    @classmethod
+    def from_priv_key_uri(
+        cls, priv_key_uri: str, public_key: Key, secrets_handler: SecretsHandler | None = None
+    ) -> Signer:
+        """Not registered for a scheme: built by ``load_signer`` of its module."""
+        raise NotImplementedError(f"{cls.__name__} is built by its module's load_signer")
