@@ -226,6 +226,15 @@ class GitRepo:
         out = self._git("log", "--first-parent", "--reverse", "--format=%H %s", rev)
         return [(ln[:40], ln[41:]) for ln in out.splitlines() if ln]
 
+    def first_parent_changes(self, rev: str, path: str) -> list[tuple[str, int]]:
+        """(sha, commit time) of the first-parent commits of ``rev`` that changed ``path``, oldest first."""
+        out = self._git("log", "--first-parent", "--reverse", "--format=%H %ct", rev, "--", path)
+        return [(ln[:40], int(ln[41:])) for ln in out.splitlines() if ln]
+
+    def commit_time(self, rev: str) -> int:
+        """The committer time of ``rev`` (seconds since the epoch)."""
+        return int(self._git("log", "-1", "--format=%ct", rev).strip())
+
     def changed_paths(self, a: str, b: str) -> list[str]:
         """Paths that differ between two commits."""
         out = self._git("diff", "--name-only", "--no-renames", "-z", a, b)

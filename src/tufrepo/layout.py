@@ -37,7 +37,7 @@ def is_safe_role_name(name: str) -> bool:
     Rejects path separators, ``..``, leading dots and anything outside
     ``[A-Za-z0-9._-]``: a role name must never let a file escape ``metadata/``.
     """
-    return bool(_SAFE_ROLE.match(name)) and ".." not in name and not name.endswith(".")
+    return bool(_SAFE_ROLE.fullmatch(name)) and ".." not in name and not name.endswith(".")
 
 
 def role_from_metadata_path(path: str) -> str | None:

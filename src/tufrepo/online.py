@@ -1,9 +1,8 @@
 """Online signing of snapshot and timestamp on main.
 
-:func:`check_offline_roles` is the gate: every offline role (root, targets,
-delegated roles) must verify with its delegator's threshold before anything is
-online-signed, so CI never vouches for metadata the key holders did not sign.
-:func:`online_sign` then refreshes snapshot when a targets role's version
+The gate is elsewhere: main is judged from its anchor first
+(:mod:`tufrepo.anchor`, :mod:`tufrepo.checks`), so CI never vouches for
+metadata the key holders did not sign.  :func:`online_sign` refreshes snapshot when a targets role's version
 changed, when it is in its signing period, or when it no longer verifies (e.g.
 the online key changed), and timestamp when snapshot changed, when it is in
 its signing period, or when it no longer verifies.
@@ -16,22 +15,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tuf.api.exceptions import UnsignedMetadataError
 
 from tufrepo import fields
 from tufrepo.constants import ROOT, SNAPSHOT, TIMESTAMP
 from tufrepo.errors import RejectedError
-from tufrepo.validation import check_repository
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from tuf.api.metadata import Metadata
-
     from tufrepo.repository import TufRepository
-    from tufrepo.store import Store
 
 
 @dataclass(frozen=True)
@@ -45,36 +40,6 @@ class OnlineResult:
     def changed(self) -> bool:
         """True when anything was signed."""
         return self.timestamp is not None or self.snapshot is not None
-
-
-def check_offline_roles(repo: TufRepository) -> None:
-    """Refuse to go on unless root and every targets role verify with their thresholds.
-
-    Raises:
-        RejectedError: a role is missing, malformed, or under its threshold.
-    """
-    root_md = repo.read(ROOT)
-    if root_md is None:
-        raise RejectedError("metadata/root.json does not exist")
-    _verify(root_md.signed, ROOT, root_md)
-    for role in repo.targets_roles():
-        md = repo.read(role)
-        delegator = repo.delegator(role)
-        if md is None or delegator is None:
-            raise RejectedError(f"metadata/{role}.json is delegated but missing")
-        _verify(delegator, role, md)
-
-
-def _verify(delegator: Any, role: str, md: Metadata[Any]) -> None:
-    # Attack: an unsigned or under-signed role merged into main (a rogue
-    # maintainer, a bypassed review) must not be vouched for by the online key.
-    try:
-        delegator.verify_delegate(role, md.signed_bytes, md.signatures)
-    except UnsignedMetadataError as e:
-        raise RejectedError(
-            f"{role} is not signed by its threshold of keys on main: {e}",
-            hint="merge only signing events whose status is ready",
-        ) from e
 
 
 def verifies(repo: TufRepository, role: str) -> bool:
@@ -99,30 +64,21 @@ def in_signing_period(repo: TufRepository, role: str, now: datetime) -> bool:
     return bool(now >= md.signed.expires - timedelta(days=periods.signing))
 
 
-def online_sign(repo: TufRepository, now: datetime, files: Store | None = None) -> OnlineResult:
+def online_sign(repo: TufRepository, now: datetime) -> OnlineResult:
     """Refresh snapshot and timestamp as needed (see module docstring).
+
+    The caller judges main first (:func:`tufrepo.anchor.judge_main_state`):
+    this function only decides what to re-sign.
 
     Args:
         repo: main's metadata, with an online ``signer_for``.
         now: the current time.
-        files: main's files, to run the validation engine first (None: skip).
 
     Raises:
-        RejectedError: main fails the offline check or validation, or a targets role's
-            version went down (rollback).
+        RejectedError: a targets role's version went down (rollback).
         SignerUnavailableError: the online key cannot sign or its signature
             does not verify with root.
     """
-    check_offline_roles(repo)
-    if files is not None:
-        findings = check_repository(repo, files)
-        if findings:
-            # #343: never vouch for a main that fails the signing-event rules.
-            raise RejectedError(
-                f"main fails validation: {findings[0].message}"
-                + (f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""),
-                hint="fix main with a signing event; `tufrepo verify` lists every problem",
-            )
     force_snapshot = not verifies(repo, SNAPSHOT) or in_signing_period(repo, SNAPSHOT, now)
     try:
         snapshot_changed, _ = repo.do_snapshot(force=force_snapshot)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tufrepo.constants import EVENT_BRANCH_PREFIX, MAIN_BRANCH
-from tufrepo.errors import GitStateError, UsageError
+from tufrepo.errors import GitStateError, RejectedError, UsageError
 from tufrepo.event import SigningEvent
 from tufrepo.gitrepo import GitRepo, GitTreeStore
 from tufrepo.store import OverlayStore
@@ -85,9 +85,17 @@ class EventSession:
         self.base, self.is_new = self._pick_base()
         self._start = self.base
         self.known_good_rev = git.merge_base(self.main, self.base)
-        if self.known_good_rev is None and git.is_shallow():
-            git.unshallow(pull_remote)  # a shallow clone may not reach the merge-base
+        if git.is_shallow():
+            git.unshallow(pull_remote)  # a shallow clone may not reach the real merge-base
             self.known_good_rev = git.merge_base(self.main, self.base)
+        if self.known_good_rev is None and git.read_blob(self.main, "metadata/root.json"):
+            # Attack: an event with no history in common with a main that holds
+            # a repository would otherwise be judged as a new repository.
+            raise RejectedError(
+                f"{event_name} shares no history with {pull_remote}/{MAIN_BRANCH}, which "
+                "already holds a repository",
+                hint="signing events start from main",
+            )
         self._load()
 
     def _pick_base(self) -> tuple[str, bool]:

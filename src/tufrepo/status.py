@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 from tuf.api.metadata import Metadata, Root, Targets
 
 from tufrepo import fields
+from tufrepo.checks import Finding, Severity, errors, judge_event, waiting, warnings
 from tufrepo.constants import ONLINE_ROLES, ROOT, TARGETS
 from tufrepo.errors import MetadataError
 from tufrepo.repository import role_keys
-from tufrepo.validation import Finding, check_event
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -117,7 +117,8 @@ class RoleStatus:
     @property
     def ready(self) -> bool:
         """Signed, its delegator's change signed too, no invitations pending, nothing wrong."""
-        return self.signed and not self.blocked_by and not self.invites and not self.findings
+        blocking = [f for f in self.findings if f.severity is not Severity.WARNING]
+        return self.signed and not self.blocked_by and not self.invites and not blocking
 
 
 class EventState(enum.Enum):
@@ -144,15 +145,22 @@ class EventStatus:
             "and most non-Python TUF clients cannot verify"
             for r in self.roles
             if r.signers is not None and r.signers.sigstore_only
-        ]
+        ] + [str(f) for f in warnings(self.findings)]
+
+    @property
+    def errors(self) -> list[Finding]:
+        """The findings that make the event invalid."""
+        return errors(self.findings)
 
     @property
     def state(self) -> EventState:
-        """Invalid on any finding; empty with no changes; waiting until every role is ready."""
-        if self.findings:
+        """Invalid on any error; empty with no changes; waiting until every role is ready."""
+        if self.errors:
             return EventState.INVALID
         if not self.roles:
-            return EventState.EMPTY
+            return EventState.WAITING if waiting(self.findings) else EventState.EMPTY
+        if waiting(self.findings):
+            return EventState.WAITING
         return EventState.READY if all(r.ready for r in self.roles) else EventState.WAITING
 
 
@@ -313,15 +321,18 @@ def event_status(
     *,
     changed_files: list[str] | None = None,
     main: Store | None = None,
+    refuse_outside: bool = False,
 ) -> EventStatus:
-    """Status of every changed role plus all findings (see ``validation.check_event``).
+    """Status of every changed role plus all findings (see ``checks.judge_event``).
 
     A role counts as ready only when the change of its delegator (if any)
     is signed too, chained back to root: a delegated role's signatures are
     counted with keys from the event's own targets, which mean nothing until
     the targets signers signed that targets.
     """
-    findings = check_event(event, changed_files=changed_files, main=main)
+    findings = judge_event(
+        event, changed_files=changed_files, main=main, refuse_outside=refuse_outside
+    )
     statuses: dict[str, RoleStatus] = {}
     for role in event.changed_roles():
         if role in ONLINE_ROLES:

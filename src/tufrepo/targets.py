@@ -3,13 +3,15 @@
 Ownership (DESIGN §3): a file belongs to the delegated role whose ``paths``
 match its target path (first match in delegation order, following nested
 delegations); a file no delegation matches belongs to the top-level
-``targets`` role, at any depth.  Nothing under ``targets/`` is ignored.
+``targets`` role, at any depth.  Dotfiles and dot-directories (``.gitkeep``,
+``.gitattributes``) are not artifacts, as in tuf-on-ci.
 
 Not for: git, signing, deciding when to run (commands do that).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,6 +22,8 @@ from tufrepo.errors import RejectedError
 from tufrepo.repository import MAX_DELEGATION_DEPTH, TufRepository
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tufrepo.store import Store
 
 
@@ -46,6 +50,34 @@ def owner_of(repo: TufRepository, target_path: str) -> str:
     return role
 
 
+def is_artifact_path(target_path: str) -> bool:
+    """False for dotfiles and files in dot-directories, which are not artifacts (DESIGN §3)."""
+    return not any(part.startswith(".") for part in target_path.split("/"))
+
+
+def entry_matches(listed: TargetFile, actual: TargetFile, data: Callable[[], bytes]) -> str | None:
+    """Why a listed entry does not describe a file, or None when it does.
+
+    Every hash the entry lists is checked (``sha256`` from ``actual``, others
+    from the file's bytes); an algorithm hashlib does not know is a mismatch,
+    since nobody could check it.
+    """
+    if listed.length != actual.length:
+        return f"length {listed.length} but the file has {actual.length} bytes"
+    if not listed.hashes:
+        return "no hashes"
+    for algorithm, digest in sorted(listed.hashes.items()):
+        if algorithm in actual.hashes:
+            if actual.hashes[algorithm] != digest:
+                return f"a different {algorithm} hash"
+            continue
+        if algorithm not in hashlib.algorithms_available:
+            return f"a hash of unknown algorithm {algorithm!r}"
+        if hashlib.new(algorithm, data()).hexdigest() != digest:
+            return f"a different {algorithm} hash"
+    return None
+
+
 def scan_artifacts(files: Store) -> list[Artifact]:
     """Hash every file under targets/.
 
@@ -57,6 +89,8 @@ def scan_artifacts(files: Store) -> list[Artifact]:
     prefix = f"{TARGETS_DIR}/"
     for entry in files.walk(TARGETS_DIR):
         target_path = entry.path[len(prefix) :]
+        if not is_artifact_path(target_path):
+            continue
         if entry.kind != "file":
             raise RejectedError(
                 f"{entry.path} is a {entry.kind}, not a regular file",
@@ -95,8 +129,10 @@ def update_targets(repo: TufRepository, files: Store) -> list[str]:
             if current is not None and isinstance(current.signed, Targets)
             else {}
         )
-        for path, entry in entries.items():
-            if path in old:
+        for path, entry in list(entries.items()):
+            if path in old and entry_matches(old[path], entry, _reader(files, path)) is None:
+                entries[path] = old[path]  # unchanged: kept as it is (other hashes, fields)
+            elif path in old:
                 entry.unrecognized_fields.update(old[path].unrecognized_fields)
         if current is not None and {p: t.to_dict() for p, t in old.items()} == {
             p: t.to_dict() for p, t in entries.items()
@@ -108,3 +144,7 @@ def update_targets(repo: TufRepository, files: Store) -> list[str]:
             targets.targets = entries
         changed.append(role)
     return changed
+
+
+def _reader(files: Store, target_path: str) -> Callable[[], bytes]:
+    return lambda: files.read(f"{TARGETS_DIR}/{target_path}") or b""

@@ -7,12 +7,10 @@ from pathlib import Path
 import click
 
 from tufrepo.cli.app import App, pass_app
-from tufrepo.errors import RejectedError
-from tufrepo.online import check_offline_roles
+from tufrepo.cli.common import anchor_option, judge_main_checkout
 from tufrepo.publish import build_site
 from tufrepo.repository import TufRepository
 from tufrepo.store import WorktreeStore
-from tufrepo.validation import check_repository
 
 
 @click.command("publish")
@@ -27,15 +25,23 @@ from tufrepo.validation import check_repository
     "--targets-path", default="targets", show_default=True, help="Where artifacts go inside OUT."
 )
 @click.option("--no-targets", is_flag=True, help="Publish metadata only.")
+@anchor_option
 @pass_app
 def publish_command(
-    app: App, out: Path, metadata_path: str, targets_path: str, no_targets: bool
+    app: App,
+    out: Path,
+    metadata_path: str,
+    targets_path: str,
+    no_targets: bool,
+    anchor: str | None,
 ) -> None:
     """Build the consistent-snapshot repository in OUT (e.g. for GitHub Pages).
 
     Versioned metadata (every root, N.snapshot.json, N.<role>.json),
     timestamp.json, index.html (a readable status page) and hash-prefixed
-    artifacts. Before OUT is touched, main is validated, every artifact's
+    artifacts. Before OUT is touched, main is judged from its anchor (--anchor;
+    default: OUT itself when it holds a previous publish output, else main's
+    history) with the same rules as a signing event, every artifact's
     length and hash are checked against its metadata, metadata sizes are
     checked against default client limits, and the staged result is refreshed
     by a TUF client (python-tuf's ngclient) that resolves every artifact; any
@@ -48,14 +54,10 @@ def publish_command(
     """
     top = app.git().top
     store = WorktreeStore(top)
+    if anchor is None and (out / metadata_path / "timestamp.json").is_file():
+        anchor = str(out / metadata_path)  # the previous publish output: what clients have
+    judge_main_checkout(app, anchor, "publish")
     repo = TufRepository(store, now=app.now())
-    check_offline_roles(repo)
-    findings = check_repository(repo, store)
-    if findings:
-        raise RejectedError(
-            f"refusing to publish: {findings[0].message}",
-            hint="`tufrepo verify` lists every problem",
-        )
     result = build_site(
         repo, store, out, now=app.now(), metadata_path=metadata_path,
         targets_path=targets_path, include_targets=not no_targets,

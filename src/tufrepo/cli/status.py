@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from tufrepo.checks import Severity
 from tufrepo.cli.app import App, pass_app
 from tufrepo.cli.common import checkout_known_good, remote_option, signer_count
 from tufrepo.errors import ExitCode
@@ -16,6 +17,7 @@ from tufrepo.status import EventState, EventStatus, RoleStatus, event_status
 from tufrepo.store import WorktreeStore
 
 MAX_LISTED = 100
+_LABEL = {Severity.ERROR: "Error", Severity.WAITING: "Waiting", Severity.WARNING: "Warning"}
 
 _EXIT = {
     EventState.READY: ExitCode.OK,
@@ -32,10 +34,22 @@ _EXIT = {
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the Markdown report (for a pull request comment) to FILE.",
 )
+@click.option(
+    "--refuse-outside-changes",
+    is_flag=True,
+    help="Reject (exit 4) an event that changes files outside metadata/ and targets/ "
+    "(default: a prominent warning, since real events update workflows too).",
+)
 @remote_option
 @pass_app
 @click.pass_context
-def status_command(ctx: click.Context, app: App, markdown_file: Path | None, remote: str) -> None:
+def status_command(
+    ctx: click.Context,
+    app: App,
+    markdown_file: Path | None,
+    refuse_outside_changes: bool,
+    remote: str,
+) -> None:
     """Validate the checked-out signing event against known good (CI).
 
     Known good is the merge-base of HEAD and <remote>/main. For every changed
@@ -59,6 +73,7 @@ def status_command(ctx: click.Context, app: App, markdown_file: Path | None, rem
         event,
         changed_files=git.changed_paths(known_good, head) if known_good else None,
         main=GitTreeStore(git, main) if main else None,
+        refuse_outside=refuse_outside_changes,
     )
     markdown = render_markdown(status, branch, head[:7])
     if markdown_file:
@@ -77,13 +92,19 @@ def render_markdown(status: EventStatus, event: str, commit: str) -> str:
     for role in status.roles:
         lines += _role_markdown(role, event)
     lines += [f"**Warning**: {w}" for w in status.warnings]
-    general = [f for f in status.findings if not any(f.role == r.role for r in status.roles)]
+    general = [
+        f
+        for f in status.findings
+        if f.severity is not Severity.WARNING and not any(f.role == r.role for r in status.roles)
+    ]
     for finding in general:
-        lines.append(f"**Error** ({finding.role or 'repository'}): {finding.message}")
+        lines.append(
+            f"**{_LABEL[finding.severity]}** ({finding.role or 'repository'}): {finding.message}"
+        )
     lines.append("")
     verdict = {
         EventState.READY: "**Ready**: every role is signed; the event can be reviewed and merged.",
-        EventState.WAITING: "**Waiting** for signatures or invitations.",
+        EventState.WAITING: "**Waiting** for signatures, invitations or update-targets.",
         EventState.EMPTY: "**Waiting** for changes.",
         EventState.INVALID: "**Invalid**: fix the errors above before signing.",
     }[status.state]
@@ -136,7 +157,11 @@ def _role_markdown(role: RoleStatus, event: str) -> list[str]:
         lines.append(f"Signers sign by running `repo-sign {event}`.")
     if role.blocked_by and role.signed:
         lines.append(f"Its signatures count once the `{role.blocked_by}` change is signed.")
-    lines += [f"**Error**: {f.message}" for f in role.findings]
+    lines += [
+        f"**{_LABEL[f.severity]}**: {f.message}"
+        for f in role.findings
+        if f.severity is not Severity.WARNING
+    ]
     lines.append("")
     return lines
 

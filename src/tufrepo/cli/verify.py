@@ -1,16 +1,20 @@
-"""`tufrepo verify`: check every invariant of the repository at HEAD."""
+"""`tufrepo verify`: judge the repository in this checkout with the trust model."""
 
 from __future__ import annotations
 
 import click
 
+from tufrepo.anchor import judge_main_state
+from tufrepo.checks import Finding, Severity, errors, judge_event
+from tufrepo.checks.rules import currency_rule, guard
 from tufrepo.cli.app import App, pass_app
+from tufrepo.cli.common import anchor_option, checkout_known_good, remote_option
 from tufrepo.constants import EVENT_BRANCH_PREFIX
-from tufrepo.errors import RejectedError
+from tufrepo.errors import GitStateError, RejectedError
+from tufrepo.event import SigningEvent
 from tufrepo.gitrepo import GitTreeStore
 from tufrepo.repository import TufRepository
-from tufrepo.store import OverlayStore, WorktreeStore
-from tufrepo.verify import compare_versions, verify_state
+from tufrepo.store import WorktreeStore
 
 
 @click.command("verify")
@@ -18,66 +22,68 @@ from tufrepo.verify import compare_versions, verify_state
     "--event/--main",
     "on_event",
     default=None,
-    help="Check as a signing event (skip snapshot/timestamp currency) or as main. "
-    "Default: an event when the checked-out branch is sign/*.",
+    help="Judge as a signing event (against its merge-base with <remote>/main) or as main "
+    "(against its anchor). Default: an event when the checked-out branch is sign/*.",
 )
 @click.option(
     "--history",
     is_flag=True,
-    help="Check every commit of the current branch's first-parent history (main) and "
-    "report the first commit where an invariant broke.",
+    help="Judge main from its own first-parent history even when --anchor is given: every "
+    "online-signed state from the one before it, then the work tree.",
 )
+@anchor_option
+@remote_option
 @pass_app
-def verify_command(app: App, on_event: bool | None, history: bool) -> None:
-    """Check every invariant of the repository in this checkout.
+def verify_command(
+    app: App, on_event: bool | None, history: bool, anchor: str | None, remote: str
+) -> None:
+    """Judge the repository in this checkout; exit 4 on any error.
 
-    Every metadata file parses; root_history holds a root chain that verifies
-    from version 1 to root.json; every role verifies with its delegator's
-    threshold; on main, snapshot and timestamp list the current versions;
-    targets metadata matches the files under targets/. One line per check;
-    exit 4 when any fails.
+    On main: the work tree must be a valid successor of the anchor (the
+    published metadata with --anchor, else main's history): root_history
+    append-only and one verified chain, versions only growing and content
+    changing only with a version, expiry within policy, every role signed by
+    its delegator's threshold, snapshot and timestamp current and signed by the
+    online key, targets metadata matching the files under targets/. On a
+    signing event: the rules of `tufrepo status`, without counting signatures.
+    One line per finding.
+
+    \b
+      tufrepo verify                                  # main, judged from its history
+      tufrepo verify --anchor https://example.github.io/repo/metadata
+      tufrepo verify --event                          # a checked-out sign/* branch
     """
     git = app.git()
-    if history:
-        _verify_history(app)
-        return
+    head = git.head()
+    if head is None:
+        raise GitStateError("this checkout has no commits yet")
     if on_event is None:
         on_event = (git.current_branch() or "").startswith(EVENT_BRANCH_PREFIX)
     store = WorktreeStore(git.top)
-    checks = verify_state(TufRepository(store, now=app.now()), store, on_main=not on_event)
-    for check in checks:
-        mark = "OK  " if check.ok else "FAIL"
-        app.say(f"{mark} {check.name}" + (f": {check.detail}" if check.detail else ""))
-    failed = [c for c in checks if not c.ok]
-    app.result({"ok": not failed, "checks": [c.to_dict() for c in checks]})
+    if on_event:
+        known_good = checkout_known_good(app, remote)
+        event = SigningEvent(
+            store, GitTreeStore(git, known_good) if known_good else None, now=app.now()
+        )
+        findings = judge_event(event)
+        judged = f"the event against {known_good[:7] if known_good else 'a new repository'}"
+    else:
+        repo = TufRepository(store, now=app.now())
+        verdict = judge_main_state(
+            repo, store, git=git, rev=head, anchor_source=None if history else anchor,
+            now=app.now(),
+        )  # fmt: skip
+        findings = verdict.findings + guard("", currency_rule, repo)
+        judged = f"main against {verdict.anchor}"
+    _report(app, findings, judged)
+
+
+def _report(app: App, findings: list[Finding], judged: str) -> None:
+    for finding in findings:
+        app.say(f"{finding.severity.value.upper():8} {finding.code}: {finding}")
+    failed = [f for f in findings if f.severity is not Severity.WARNING]
+    app.result({"ok": not failed, "judged": judged, "findings": [f.to_dict() for f in findings]})
     if failed:
-        raise RejectedError(f"{len(failed)} check(s) failed: {failed[0].name}")
-
-
-def _verify_history(app: App) -> None:
-    git = app.git()
-    previous: TufRepository | None = None
-    checked = 0
-    for sha, subject in git.first_parent_log("HEAD"):
-        store = GitTreeStore(git, sha)
-        repo = TufRepository(OverlayStore(store), now=app.now())
-        if not repo.exists("root"):
-            continue
-        # Snapshot currency is skipped: between a merge and the online-sign
-        # commit after it, main is legitimately behind.
-        checks = verify_state(repo, store, on_main=False)
-        if previous is not None:
-            checks += compare_versions(previous, repo)
-        failed = [c for c in checks if not c.ok]
-        checked += 1
-        if failed:
-            app.say(f"FAIL {sha[:7]} {subject}")
-            for check in failed:
-                app.say(f"     {check.name}: {check.detail}")
-            app.result({"ok": False, "commit": sha, "failed": [c.to_dict() for c in failed]})
-            raise RejectedError(
-                f"invariant broken at commit {sha[:7]} ({subject}): {failed[0].name}"
-            )
-        previous = repo
-    app.say(f"OK   {checked} commit(s) with metadata, every invariant holds")
-    app.result({"ok": True, "commits": checked})
+        first = (errors(failed) or failed)[0]
+        raise RejectedError(f"{len(failed)} finding(s) judging {judged}: {first}")
+    app.say(f"OK: {judged}: every rule holds.")
