@@ -85,7 +85,7 @@ def test_online_sign_refuses_an_unsigned_targets_role_on_main(world: World) -> N
     world.merge("sign/sneaky")
     result = world.ci_run("online-sign", "--push")
     assert result.exit_code == 4
-    assert "error: targets is not signed by its threshold of keys on main" in out(result)
+    assert "targets: targets is not signed by its threshold of keys" in out(result)
     assert md(world, "timestamp")["signed"]["version"] == 1
 
 
@@ -178,6 +178,5 @@ def test_online_sign_refuses_a_main_that_fails_validation(world: World) -> None:
     world.tick(1.5)
     result = world.ci_run("online-sign", "--push")
     assert result.exit_code == 4
-    assert "error: main fails validation: targets/smuggled.bin is not listed in targets" in out(
-        result
-    )
+    assert "error: refusing to online-sign: main is not a valid successor" in out(result)
+    assert "targets/smuggled.bin is not listed in targets" in out(result)

@@ -244,4 +244,4 @@ def test_hostile_app_jobs_are_refused_or_rejected(world: World, tmp_path: Path) 
     git(attacker, "push", "-q", "origin", "sign/evil-3")
     code, status = world.status("sign/evil-3")
     assert code == 4
-    assert {"version", "root-history"} <= {f["code"] for f in status["findings"]}
+    assert {"version-reused", "root-history"} <= {f["code"] for f in status["findings"]}

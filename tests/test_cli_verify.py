@@ -1,4 +1,4 @@
-"""tufrepo verify: each invariant holds on a good repository and fails when broken."""
+"""tufrepo verify: main judged from its anchor, one line per finding."""
 
 from __future__ import annotations
 
@@ -14,19 +14,18 @@ def setup_main(world: World) -> None:
     assert world.ci_run("online-sign", "--push").exit_code == 0
 
 
-def verify(world: World, *args: str) -> tuple[int, dict[str, bool], str]:
+def verify(world: World, *args: str) -> tuple[int, set[str], str]:
     result = run("-C", str(world.ci), "--json", "verify", *args, now=world.now)
     data = json.loads(result.stdout.splitlines()[0])
-    return result.exit_code, {c["name"]: c["ok"] for c in data["checks"]}, out(result)
+    return result.exit_code, {f["code"] for f in data["findings"]}, out(result)
 
 
 def test_verify_accepts_a_good_repository(world: World) -> None:
     setup_main(world)
-    code, checks, text = verify(world)
+    code, codes, text = verify(world)
     assert code == 0, text
-    assert all(checks.values())
-    assert "snapshot lists the current targets versions" in checks
-    assert "OK   root chain in root_history verifies from version 1: 1 version(s)" in text
+    assert codes == set()
+    assert "every rule holds" in text
 
 
 def test_verify_finds_a_tampered_root_history(world: World) -> None:
@@ -35,29 +34,29 @@ def test_verify_finds_a_tampered_root_history(world: World) -> None:
     data = json.loads(path.read_text())
     data["signed"]["expires"] = "2030-01-01T00:00:00Z"
     path.write_text(json.dumps(data))
-    code, checks, text = verify(world)
+    code, codes, text = verify(world)
     assert code == 4
-    assert checks["root chain in root_history verifies from version 1"] is False
-    assert "root v1 is not signed by its own threshold" in text
+    assert "root-history" in codes
+    assert "metadata/root_history/1.root.json was modified or removed" in text
 
 
 def test_verify_finds_a_root_history_gap(world: World) -> None:
     setup_main(world)
     history = world.ci / "metadata" / "root_history"
     (history / "1.root.json").rename(history / "2.root.json")
-    code, _, text = verify(world)
+    code, codes, text = verify(world)
     assert code == 4
-    assert "root versions missing: [1]" in text
+    assert "root_history must hold versions 1..1, found 2..2" in text
 
 
 def test_verify_finds_an_artifact_that_does_not_match(world: World) -> None:
     setup_main(world)
     (world.ci / "targets").mkdir(exist_ok=True)
     (world.ci / "targets" / "unlisted.txt").write_text("not in metadata\n")
-    code, checks, text = verify(world)
+    code, codes, text = verify(world)
     assert code == 4
-    assert checks["targets metadata matches the files under targets/"] is False
-    assert "unlisted.txt is not in targets" in text
+    assert codes == {"targets-mismatch"}
+    assert "targets/unlisted.txt is not listed in targets" in text
 
 
 def test_verify_finds_a_stale_snapshot_on_main_only(world: World) -> None:
@@ -66,16 +65,17 @@ def test_verify_finds_a_stale_snapshot_on_main_only(world: World) -> None:
     assert alice.tufrepo("delegate", "sign/d", "releases", "--key", alice.key_uri).exit_code == 0
     world.merge("sign/d")
     git(world.ci, "checkout", "-q", "-B", "main", "origin/main")
-    code, checks, text = verify(world)
+    code, codes, text = verify(world)
     assert code == 4
-    assert checks["snapshot lists the current targets versions"] is False
-    assert "targets (v2, snapshot lists 1)" in text
-    code, checks, _ = verify(world, "--event")
+    assert codes == {"snapshot-stale"}
+    assert "targets is v2 but snapshot lists v1 (run online-sign)" in text
+    git(world.ci, "checkout", "-q", "-B", "sign/d", "origin/sign/d")
+    code, codes, _ = verify(world, "--event")
     assert code == 0
-    assert "snapshot lists the current targets versions" not in checks
+    assert "snapshot-stale" not in codes
 
 
-def test_verify_history_reports_the_first_broken_commit(world: World) -> None:
+def test_verify_history_reports_the_broken_commit(world: World) -> None:
     setup_main(world)
     alice = world.users["alice"]
     assert alice.tufrepo("delegate", "sign/d", "releases", "--key", alice.key_uri).exit_code == 0
@@ -83,9 +83,9 @@ def test_verify_history_reports_the_first_broken_commit(world: World) -> None:
     assert world.ci_run("online-sign", "--push").exit_code == 0
     result = run("-C", str(world.ci), "verify", "--history", now=world.now)
     assert result.exit_code == 0, out(result)
-    assert "OK   4 commit(s) with metadata, every invariant holds" in result.output
+    assert "OK: main against main's history from commit" in result.output
 
-    # someone pushes a rewritten root_history straight to main
+    # someone pushes a rewritten root_history straight to main, then online-signs
     git(world.ci, "checkout", "-q", "main")
     path = world.ci / "metadata" / "root_history" / "1.root.json"
     path.write_text(path.read_text().replace('"version": 1', '"version": 1 '))
@@ -93,7 +93,9 @@ def test_verify_history_reports_the_first_broken_commit(world: World) -> None:
     git(world.ci, "push", "-q", "origin", "main")
     refused = world.ci_run("online-sign", "--push")
     assert refused.exit_code == 4
-    assert "main fails validation: root_history/1.root.json differs from root.json" in out(refused)
+    assert "root_history/1.root.json was modified or removed" in out(refused)
     result = run("-C", str(world.ci), "verify", "--history", now=world.now)
     assert result.exit_code == 4
-    assert "(Rewrite history): root chain in root_history verifies from version 1" in out(result)
+    assert "ERROR    root-history: root: metadata/root_history/1.root.json was modified" in out(
+        result
+    )

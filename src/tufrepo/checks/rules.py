@@ -428,12 +428,14 @@ def _entries_match(
         if path not in actual:
             problem = f"{path!r} is listed in {role} but there is no such file under targets/"
         elif path not in listed:
-            problem = f"targets/{path} is not listed in {role} (run update-targets)"
+            problem = f"targets/{path} is not listed in {role}"
         else:
             why = entry_matches(listed[path], actual[path], _reader(files, path))
             if why is None:
                 continue
-            problem = f"{role} lists targets/{path} with {why} (run update-targets)"
+            problem = f"{role} lists targets/{path} with {why}"
+        if mismatch is Severity.WAITING:
+            problem += " (run update-targets)"
         findings.append(Finding(role, "targets-mismatch", problem, mismatch))
     return findings
 
