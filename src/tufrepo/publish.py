@@ -19,7 +19,7 @@ first), git, printing.
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import html
 import re
 import shutil
@@ -31,12 +31,15 @@ from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING
 
+from tuf.api.metadata import TargetFile
+
 from tufrepo import __version__, fields, layout
 from tufrepo.client import CLIENT_ERRORS, DirectoryFetcher, new_updater
 from tufrepo.constants import ROOT, ROOT_HISTORY_DIR, SNAPSHOT, TARGETS_DIR, TIMESTAMP
 from tufrepo.errors import RejectedError
 from tufrepo.release import check_target_path
 from tufrepo.repository import role_keys
+from tufrepo.targets import entry_matches
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -161,11 +164,10 @@ def _stage_artifacts(repo: TufRepository, files: Store, dest: Path) -> int:
             # Attack: metadata and artifact disagree; never publish a file clients would reject.
             if data is None:
                 raise RejectedError(f"targets/{target_path} listed in {role} does not exist")
-            digest = hashlib.sha256(data).hexdigest()
-            if len(data) != info.length or info.hashes.get("sha256") != digest:
-                raise RejectedError(
-                    f"targets/{target_path} does not match {role}'s length or hash"
-                )
+            actual = TargetFile.from_data(target_path, data, ["sha256"])
+            why = entry_matches(info, actual, functools.partial(bytes, data))
+            if why is not None:
+                raise RejectedError(f"{role} lists targets/{target_path} with {why}")
             directory, _, name = target_path.rpartition("/")
             folder = dest / directory if directory else dest
             folder.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tufrepo.checks import Finding, errors, judge_event
 from tufrepo.constants import EVENT_BRANCH_PREFIX, MAIN_BRANCH
 from tufrepo.errors import GitStateError, RejectedError, UsageError
 from tufrepo.event import SigningEvent
@@ -136,12 +137,34 @@ class EventSession:
         self._load()
         return sha
 
+    def findings(self) -> list[Finding]:
+        """The event judged against known good (:func:`tufrepo.checks.judge_event`)."""
+        changed = (
+            self.git.changed_paths(self.known_good_rev, self.base) if self.known_good_rev else None
+        )
+        assert self.main is not None  # noqa: S101 - checked in __init__
+        return judge_event(
+            self.event, changed_files=changed, main=GitTreeStore(self.git, self.main)
+        )
+
     def publish(self, *, push: bool) -> str:
         """Push the event tip to the push remote, or store it as a local branch.
 
         Returns:
             Where the event went, for the user ("origin/sign/x" or "local branch sign/x").
+
+        Raises:
+            RejectedError: the event, as it would be pushed, fails the checks:
+                no command pushes an event with errors.
         """
+        failed = errors(self.findings())
+        if failed:
+            listed = "; ".join(str(f) for f in failed[:3])
+            raise RejectedError(
+                f"not pushing {self.name}: it fails the checks: {listed}"
+                + (f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""),
+                hint=f"`tufrepo status` on {self.name} lists every finding",
+            )
         if push:
             self.git.push(self.push_remote, self.base, self.name)
             return f"{self.push_remote}/{self.name}"

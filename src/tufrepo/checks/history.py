@@ -102,7 +102,7 @@ def check_history(
 def _chain(
     store: Store, versions: dict[int, str], kg_top: int, top: int, *, final_pending: bool
 ) -> list[Finding]:
-    findings = []
+    findings: list[Finding] = []
     previous: Root | None = None
     for version in range(1, top + 1):
         path = versions[version]
