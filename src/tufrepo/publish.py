@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from tuf.api.metadata import TargetFile
 
 from tufrepo import __version__, fields, layout
+from tufrepo.checks.history import chain_start
 from tufrepo.client import CLIENT_ERRORS, DirectoryFetcher, new_updater
 from tufrepo.constants import ROOT, ROOT_HISTORY_DIR, SNAPSHOT, TARGETS_DIR, TIMESTAMP
 from tufrepo.errors import RejectedError
@@ -202,7 +203,9 @@ def _check_with_client(
     include_targets: bool,
     now: datetime,
 ) -> None:
-    first_root = (site / metadata_path / "1.root.json").read_bytes()
+    # Clients start at the first root of the verified chain (1, unless the
+    # history begins with legacy roots python-tuf cannot read).
+    first_root = (site / metadata_path / f"{chain_start(repo.store)}.root.json").read_bytes()
     base = DirectoryFetcher.BASE
     with tempfile.TemporaryDirectory(prefix="tufrepo-publish-check-") as tmp:
         try:

@@ -171,3 +171,24 @@ def _ranges(values: list[int]) -> str:
     if values == list(range(values[0], values[-1] + 1)):
         return f"{values[0]}..{values[-1]}"
     return ", ".join(map(str, values[:20])) + (" …" if len(values) > 20 else "")
+
+
+def chain_start(store: Store) -> int:
+    """The first root version clients can start from: the start of the verified chain.
+
+    Older entries are legacy (unparseable, or not signed the way python-tuf
+    checks), as in sigstore/root-signing, whose clients start from root v5.
+    1 for every repository tufrepo or tuf-on-ci created.
+    """
+    versions, _ = history_versions(store)
+    start, previous = 1, None
+    for version in sorted(versions):
+        try:
+            md = parse_metadata(store.read(versions[version]) or b"", versions[version], ROOT)
+        except MetadataError:
+            start, previous = version + 1, None
+            continue
+        if _root_signed(md, previous) is not None:
+            start = version if _root_signed(md, None) is None else version + 1
+        previous = md.signed if start <= version else None
+    return start

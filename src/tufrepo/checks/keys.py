@@ -21,10 +21,12 @@ Not for: signature counting (python-tuf's ``get_verification_result`` does it).
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from securesystemslib.formats import encode_canonical
 
 from tufrepo import fields
 from tufrepo.checks.findings import Finding, Severity
@@ -107,6 +109,13 @@ def public_identity(key: Key) -> tuple[str, ...] | str:
     return ("pem", der.hex())
 
 
+def _keyid_without_custom_fields(key: Key) -> str:
+    """The keyid older tools computed: the hash of the key without its ``x-`` custom fields."""
+    plain = {k: v for k, v in key.to_dict().items() if not k.startswith("x-")}
+    data = encode_canonical(plain)
+    return hashlib.sha256(str(data).encode()).hexdigest()
+
+
 def check_key_set(role: str, keys: dict[str, Key], known_good: dict[str, Key]) -> list[Finding]:
     """Findings about one key set (see module docstring).
 
@@ -138,13 +147,12 @@ def check_key_set(role: str, keys: dict[str, Key], known_good: dict[str, Key]) -
         seen.setdefault(identity, keyid)
         if fields.spec_keyid(key) != keyid:
             carried = keyid in known_good and public_identity(known_good[keyid]) == identity
-            findings.append(
-                Finding(
-                    role,
-                    "keyid",
-                    f"{who}: keyid is not the hash of the key"
-                    + (" (carried from an older tool; kept)" if carried else ""),
-                    Severity.WARNING if carried else Severity.ERROR,
+            legacy = keyid == _keyid_without_custom_fields(key)
+            if carried or legacy:
+                why = "carried from known good" if carried else "computed without custom fields"
+                findings.append(
+                    Finding(role, "keyid", f"{who}: legacy keyid ({why}); kept", Severity.WARNING)
                 )
-            )
+            else:
+                findings.append(Finding(role, "keyid", f"{who}: keyid is not the hash of the key"))
     return findings
