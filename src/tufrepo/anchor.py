@@ -25,8 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tufrepo import layout
-from tufrepo.checks import Finding, errors, judge_main, warnings
+from tuf.api.metadata import Root
+
+from tufrepo import fields, layout
+from tufrepo.checks import Finding, Severity, errors, judge_main, warnings
 from tufrepo.constants import ROOT, SNAPSHOT, TIMESTAMP
 from tufrepo.errors import GitStateError, MetadataError, RejectedError, UsageError
 from tufrepo.gitrepo import GitTreeStore
@@ -164,10 +166,16 @@ def judge_main_state(
     findings: list[Finding] = []
     previous: Store | None = None
     last = None
+    before_format = []
     for sha, _ in git.first_parent_changes(rev, layout.role_path(TIMESTAMP)):
         state = GitTreeStore(git, sha)
         if state.read(layout.role_path(TIMESTAMP)) is None:
             continue  # timestamp removed: nothing published from here
+        if previous is None and not _in_format(state):
+            # The era before the repository adopted this format (an import
+            # into tuf-on-ci): other tools' rules applied; history, not judged.
+            before_format.append(sha)
+            continue
         # Expiry bounds are judged at ``now``: never earlier than the commit,
         # so lenient for the past while still catching an expiry of 2099.
         checkpoint = TufRepository(OverlayStore(state), now=now, known_good=previous)
@@ -175,6 +183,17 @@ def judge_main_state(
             _at(f, sha) for f in judge_main(checkpoint, None, previous, now=now) if _blocking(f)
         ]
         previous, last = state, sha
+    if before_format:
+        findings.append(
+            Finding(
+                "",
+                "before-format",
+                f"{len(before_format)} online-signed state(s) up to commit "
+                f"{before_format[-1][:7]} predate this repository's tuf-on-ci format "
+                "(no online signer URI in root) and are not judged",
+                Severity.WARNING,
+            )
+        )
     head = TufRepository(OverlayStore(repo.store), now=now, known_good=previous)
     findings += judge_main(head, files, previous, now=now)
     source = (
@@ -183,6 +202,19 @@ def judge_main_state(
         else "main's first state (never online-signed)"
     )
     return MainVerdict(findings, source)
+
+
+def _in_format(state: Store) -> bool:
+    """True when the state's root names an online signer URI for timestamp (tuf-on-ci format)."""
+    data = state.read(layout.role_path(ROOT))
+    try:
+        root = parse_metadata(data, layout.role_path(ROOT), ROOT).signed if data else None
+    except MetadataError:
+        return False
+    if not isinstance(root, Root) or TIMESTAMP not in root.roles:
+        return False
+    keys = [root.keys.get(k) for k in root.roles[TIMESTAMP].keyids]
+    return bool(keys) and all(k is not None and fields.online_uri(k) for k in keys)
 
 
 def require_main(verdict: MainVerdict, action: str) -> list[Finding]:

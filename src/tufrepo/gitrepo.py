@@ -37,6 +37,8 @@ _REJECTED = (
     "Updates were rejected",
 )
 _MODE_FILE = (0o100644, 0o100755)
+_CACHED_BLOB_BYTES = 1024 * 1024
+_CACHED_BLOBS = 4096
 _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0"}  # fail instead of asking for a password
 
 
@@ -63,6 +65,7 @@ class GitRepo:
             raise GitStateError(f"{top} is not a git repository") from e
         self.top = top
         self._env = self._identity_env()
+        self._blob_cache: dict[str, bytes] = {}  # blob sha -> content (small blobs only)
 
     @classmethod
     def discover(cls, path: Path) -> GitRepo:
@@ -196,6 +199,30 @@ class GitRepo:
         if obj.type != "blob" or obj.mode not in _MODE_FILE:
             return None
         return bytes(obj.data_stream.read())
+
+    def list_files(self, rev: str, directory: str) -> dict[str, str]:
+        """Path -> blob sha of every regular file below ``directory`` at ``rev`` (one git call)."""
+        try:
+            out = self._git("ls-tree", "-r", "-z", "--full-tree", rev, "--", directory)
+        except GitStateError:
+            return {}
+        files = {}
+        for record in out.split("\0"):
+            meta, _, path = record.partition("\t")
+            parts = meta.split()
+            if len(parts) == 3 and parts[1] == "blob" and int(parts[0], 8) in _MODE_FILE:
+                files[path] = parts[2]
+        return files
+
+    def read_blob_by_sha(self, sha: str) -> bytes:
+        """A blob's content; blobs up to 1 MB are cached (history walks reread them)."""
+        cached = self._blob_cache.get(sha)
+        if cached is not None:
+            return cached
+        data = bytes(self._repo.odb.stream(bytes.fromhex(sha)).read())
+        if len(data) <= _CACHED_BLOB_BYTES and len(self._blob_cache) < _CACHED_BLOBS:
+            self._blob_cache[sha] = data
+        return data
 
     def walk_tree(self, rev: str, directory: str) -> Iterator[FileEntry]:
         """Yield every file below ``directory`` at ``rev`` with its kind, sorted by path."""
@@ -393,10 +420,17 @@ class GitTreeStore:
     def __init__(self, repo: GitRepo, rev: str) -> None:
         self.repo = repo
         self.rev = rev
+        self._listings: dict[str, dict[str, str]] = {}
 
     def read(self, path: str) -> bytes | None:
         """Return the bytes of a regular file at this commit, or None."""
-        return self.repo.read_blob(self.rev, path)
+        directory = path.split("/", 1)[0]
+        if directory not in self._listings:
+            # One ls-tree per top-level directory, then blobs by sha: reading
+            # many files (a history walk) costs no tree traversal per file.
+            self._listings[directory] = self.repo.list_files(self.rev, directory)
+        sha = self._listings[directory].get(path)
+        return None if sha is None else self.repo.read_blob_by_sha(sha)
 
     def walk(self, directory: str) -> Iterator[FileEntry]:
         """Yield every file below ``directory`` at this commit."""

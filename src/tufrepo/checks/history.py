@@ -18,6 +18,7 @@ Not for: the signatures of a root a signing event is still collecting
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from tuf.api.metadata import Metadata, Root
@@ -30,6 +31,16 @@ from tufrepo.repository import parse_metadata
 
 if TYPE_CHECKING:
     from tufrepo.store import Store
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_root(data: bytes, path: str) -> Metadata[Root]:
+    # History walks judge the same roots at every step: parse each once.
+    # Read-only use only: the result is shared.
+    md = parse_metadata(data, path, ROOT)
+    if not isinstance(md.signed, Root):
+        raise MetadataError(f"{path}: expected root metadata")
+    return md
 
 
 def history_versions(store: Store) -> tuple[dict[int, str], list[str]]:
@@ -111,7 +122,7 @@ def _chain(
         # verifiable chain is trusted by anyone: such roots are legacy.
         legacy_ok = version <= kg_top or (kg_top == 0 and version < top)
         try:
-            md = parse_metadata(store.read(path) or b"", path, ROOT)
+            md = _parse_root(store.read(path) or b"", path)
         except MetadataError as e:
             if not legacy_ok:
                 return [*findings, Finding(ROOT, "malformed", str(e))]
