@@ -68,7 +68,8 @@ def test_delegated_role_is_created_and_signed(world: World) -> None:
 
     result = alice.tufrepo("delegate", "sign/releases", "releases", "--key", alice.key_uri)
     assert result.exit_code == 0, out(result)
-    assert "new delegation releases: @alice (1 required)" in result.output
+    assert " * releases: new delegation\n * releases: key added: @alice" in result.output
+    assert " * releases: threshold 1\n * releases: path added: 'releases/*'\n" in result.output
 
     code, status = world.status("sign/releases")
     assert code == 0, status

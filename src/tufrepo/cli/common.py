@@ -8,11 +8,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tufrepo import fields, signers
-from tufrepo.errors import GitStateError, SignerUnavailableError, UsageError
+from tufrepo.errors import GitStateError, RejectedError, SignerUnavailableError, UsageError
 from tufrepo.session import EventSession
 from tufrepo.settings import Settings, load_settings
 from tufrepo.signing import sign_roles
-from tufrepo.status import Change, RoleStatus, role_status
+from tufrepo.status import Change, RoleStatus
+from tufrepo.summary import Change as SummaryChange
+from tufrepo.summary import Kind as SummaryKind
+from tufrepo.summary import RoleSummary, summarize_event_role
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -20,6 +23,7 @@ if TYPE_CHECKING:
     from securesystemslib.signer import Key, Signer
 
     from tufrepo.cli.app import App
+    from tufrepo.gitrepo import GitRepo
 
 PATH_PREFIX_ENV = "CRYPTO_SIGNER_PATH_PREFIX"
 
@@ -250,8 +254,15 @@ def _date(value: object) -> str:
     return f"{value:%Y-%m-%d %H:%M} UTC" if value is not None else "-"
 
 
-def summary_lines(status: RoleStatus) -> list[str]:
-    """A human summary of one role's change, shown before signing."""
+def summary_lines(status: RoleSummary | RoleStatus) -> list[str]:
+    """A human summary of one role's change, shown before signing: one line per change.
+
+    Given a :class:`~tufrepo.summary.RoleSummary` (what ``repo-sign`` shows) it lists
+    every change the signer vouches for, grouped by the role it concerns.  A
+    :class:`~tufrepo.status.RoleStatus` gives the shorter status view.
+    """
+    if isinstance(status, RoleSummary):
+        return role_summary_lines(status)
     if status.removed:
         return [f"{status.role}: removed"]
     head = f"{status.role} v{status.version}"
@@ -260,9 +271,10 @@ def summary_lines(status: RoleStatus) -> list[str]:
     else:
         head += " (new)"
     lines = [head]
-    lines.append(
-        f" * expires {_date(status.expires)} (currently {_date(status.known_good_expires)})"
-    )
+    if status.expires != status.known_good_expires:
+        lines.append(
+            f" * expires {_date(status.expires)} (currently {_date(status.known_good_expires)})"
+        )
     if status.periods and status.periods != status.known_good_periods:
         text = f" * expiry period {status.periods.expiry} days, signing period {status.periods.signing} days"
         if status.known_good_periods:
@@ -276,10 +288,44 @@ def summary_lines(status: RoleStatus) -> list[str]:
         text = f" * {'new' if d.change is Change.ADDED else 'changed'} delegation {d.role}: "
         text += f"{', '.join(d.signers) or 'no signers yet'} ({d.threshold} required)"
         if d.change is Change.MODIFIED:
-            text += f" (was: {', '.join(d.old_signers)} ({d.old_threshold} required))"
+            if (d.old_signers, d.old_threshold) != (d.signers, d.threshold):
+                text += f" (was: {', '.join(d.old_signers)} ({d.old_threshold} required))"
+            else:  # never "(was: X)" equal to X: something else changed
+                text += " (signers and threshold unchanged; other settings changed)"
         lines.append(text)
     lines.extend(f" * {c.change.value} artifact '{c.path}'" for c in status.target_changes)
     return lines
+
+
+def role_summary_lines(summary: RoleSummary) -> list[str]:
+    """``targets v3 (known good: v2)`` then `` * <change>`` for every change, grouped by role.
+
+    Changes about the role itself come first, then those about each role it
+    delegates (prefixed ``<role>:``), then artifacts.
+    """
+    if summary.removed:
+        return [f"{summary.role}: removed (known good: v{summary.known_good_version})"]
+    head = f"{summary.role} v{summary.version}"
+    head += " (new)" if summary.is_new else f" (known good: v{summary.known_good_version})"
+    changes = [c for c in summary.changes if c.kind is not SummaryKind.VERSION]
+    if not changes:
+        return [head, " * no change besides the version"]
+    return [head, *(f" * {c.text}" for c in _grouped(changes))]
+
+
+def _grouped(changes: list[SummaryChange]) -> list[SummaryChange]:
+    """Changes of the role itself first, then each subject's together, in first-seen order."""
+    order: dict[str | None, int] = {None: 0}
+    for c in changes:
+        order.setdefault(c.subject, len(order))
+    artifact = {
+        SummaryKind.ARTIFACT_ADDED,
+        SummaryKind.ARTIFACT_MODIFIED,
+        SummaryKind.ARTIFACT_REMOVED,
+    }
+    return sorted(
+        changes, key=lambda c: (c.kind in artifact, order[c.subject] if c.subject else 0)
+    )
 
 
 def signer_count(status: RoleStatus) -> str:
@@ -293,6 +339,35 @@ def signer_count(status: RoleStatus) -> str:
     return new
 
 
+anchor_option = click.option(
+    "--anchor",
+    metavar="URL|DIR",
+    envvar="TUFREPO_ANCHOR",
+    help="Known good for main: the published metadata clients already trust (the site's "
+    "metadata URL, or a directory with a previous publish output) [env TUFREPO_ANCHOR]. "
+    "Default, or when nothing is published there yet: main's first-parent history, judged "
+    "from its first online-signed state.",
+)
+
+
+def judge_main_checkout(app: App, anchor: str | None, action: str) -> None:
+    """Judge the checkout (main) from its anchor; refuse (exit 4) on any error, show warnings."""
+    from tufrepo.anchor import judge_main_state, require_main  # noqa: PLC0415
+    from tufrepo.repository import TufRepository  # noqa: PLC0415
+    from tufrepo.store import WorktreeStore  # noqa: PLC0415
+
+    git = app.git()
+    head = git.head()
+    if head is None:
+        raise GitStateError("this checkout has no commits yet")
+    store = WorktreeStore(git.top)
+    repo = TufRepository(store, now=app.now())
+    verdict = judge_main_state(repo, store, git=git, rev=head, anchor_source=anchor, now=app.now())
+    for finding in require_main(verdict, action):
+        app.warn(str(finding))
+    app.say(f"Main is a valid successor of {verdict.anchor}.")
+
+
 remote_option = click.option(
     "--remote",
     default="origin",
@@ -302,7 +377,15 @@ remote_option = click.option(
 
 
 def checkout_known_good(app: App, remote: str) -> str | None:
-    """The known-good commit of the checked-out event: merge-base of HEAD and <remote>/main."""
+    """The known-good commit of the checked-out event: merge-base of HEAD and <remote>/main.
+
+    None only for a new repository (main has no metadata yet).
+
+    Raises:
+        GitStateError: no main to compare with, or a shallow checkout that
+            cannot be deepened (a shallow history can hide the real merge-base).
+        RejectedError: the event shares no history with a main that has metadata.
+    """
     git = app.git()
     main = git.rev(f"refs/remotes/{remote}/main") or None
     head = git.head()
@@ -313,7 +396,31 @@ def checkout_known_good(app: App, remote: str) -> str | None:
             f"no {remote}/main to compare with",
             hint=f"fetch it first: git fetch {remote} main (in CI: fetch-depth: 0)",
         )
-    return git.merge_base(main, head)
+    return known_good_of(git, remote, main, head)
+
+
+def known_good_of(git: GitRepo, remote: str, main: str, head: str) -> str | None:
+    """Known good for an event at ``head``: its merge-base with ``main``, established or refused."""
+    if git.is_shallow():
+        # Attack: in a shallow clone the merge-base may be missing or wrong,
+        # and an event would be judged as "a new repository".
+        try:
+            git.unshallow(remote)
+        except GitStateError as e:
+            raise GitStateError(
+                "this checkout is shallow and could not be deepened to find known good",
+                hint="check out with full history (actions/checkout: fetch-depth: 0)",
+            ) from e
+        main = git.rev(f"refs/remotes/{remote}/main") or main
+    base = git.merge_base(main, head)
+    if base is None and git.read_blob(main, "metadata/root.json") is not None:
+        # Attack: a complete repository signed by an outsider, pushed as an
+        # event with no history in common with main.
+        raise RejectedError(
+            "the event shares no history with main, which already holds a repository",
+            hint="start the event from main: git switch -c sign/<name> origin/main",
+        )
+    return base
 
 
 def sign_what_i_owe(
@@ -341,7 +448,7 @@ def sign_what_i_owe(
         )
         return []
     for role in owed:
-        for line in summary_lines(role_status(session.event, role, [])):
+        for line in summary_lines(summarize_event_role(session.event, role)):
             app.say(line)
     provider = signer_provider(app, settings, key_uri)
     sign_with_retry(app, lambda: sign_roles(session.event, me, provider))

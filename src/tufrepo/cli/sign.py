@@ -21,8 +21,10 @@ from tufrepo.cli.common import (
 from tufrepo.constants import ROOT
 from tufrepo.editing import accept_invites
 from tufrepo.errors import GitStateError, PushRejectedError, RejectedError
+from tufrepo.gitrepo import GitTreeStore
 from tufrepo.signing import SignResult, reapply, sign_roles
-from tufrepo.status import role_status
+from tufrepo.status import EventState, event_status
+from tufrepo.summary import summarize_event_role
 
 if TYPE_CHECKING:
     from tufrepo.session import EventSession
@@ -34,14 +36,26 @@ if TYPE_CHECKING:
 @key_option
 @user_option
 @push_option
+@click.option(
+    "-y",
+    "--yes",
+    is_flag=True,
+    help="Sign and push without asking (the summary is still shown). Without a terminal "
+    "nothing is asked.",
+)
 @pass_app
-def sign_command(app: App, event: str, key_uri: str | None, user: str | None, push: bool) -> None:
+def sign_command(
+    app: App, event: str, key_uri: str | None, user: str | None, push: bool, yes: bool
+) -> None:
     """Sign the signing event EVENT (e.g. sign/add-release).
 
-    Fetches EVENT from your pull remote, shows what changed in each role you
-    sign, accepts invitations (enrolling --key), signs, verifies each new
-    signature and pushes. Your branch and work tree are left as they are.
-    Trust this summary, not the pull request page.
+    Fetches EVENT from your pull remote and validates it as `status` does:
+    an invalid event is refused (exit 4) and nothing is signed. Then shows
+    every change in each role you sign (versions, expiry, periods, keys,
+    thresholds, paths, artifacts), asks "Sign and push?" on a terminal
+    (--yes skips it), accepts invitations (enrolling --key), signs, verifies
+    each new signature and pushes. Your branch and work tree are left as
+    they are. Trust this summary, not the pull request page.
     """
     settings = settings_for(app, user)
     me = settings.user_name
@@ -51,6 +65,7 @@ def sign_command(app: App, event: str, key_uri: str | None, user: str | None, pu
         raise RejectedError(
             f"no TUF repository on {event}", hint="create one with `tufrepo init sign/init`"
         )
+    refuse_invalid(app, session)
     accepted: list[str] = []
     if evt.invites.roles_for(me):
         roles = evt.invites.roles_for(me)
@@ -68,8 +83,16 @@ def sign_command(app: App, event: str, key_uri: str | None, user: str | None, pu
         )
         return
     for role in owed:
-        for line in summary_lines(role_status(session.event, role, [])):
+        for line in summary_lines(summarize_event_role(session.event, role)):
             app.say(line)
+    question = "Sign and push?" if push else "Sign (and keep the result local)?"
+    # On stderr with --json, like the rest of the human output: stdout is the result.
+    if not yes and app.interactive and not click.confirm(question, err=app.json_output):
+        app.say("Not signed: nothing was saved or pushed.")
+        app.result(
+            {"event": event, "signed": [], "accepted": [], "pushed": False, "declined": True}
+        )
+        return
     provider = signer_provider(app, settings, key_uri)
     results: list[SignResult] = []
 
@@ -95,6 +118,35 @@ def sign_command(app: App, event: str, key_uri: str | None, user: str | None, pu
 
 
 MAX_ATTEMPTS = 3
+MAX_FINDINGS = 3
+
+
+def refuse_invalid(app: App, session: EventSession, *, show_warnings: bool = True) -> None:
+    """Validate the event as `status` does; refuse (exit 4) to sign an invalid one.
+
+    Raises:
+        RejectedError: the event has errors; the first few are named.
+    """
+    git, known_good = session.git, session.known_good_rev
+    status = event_status(
+        session.event,
+        changed_files=git.changed_paths(known_good, session.base) if known_good else None,
+        main=GitTreeStore(git, session.main) if session.main else None,
+    )
+    if show_warnings:
+        for warning in status.warnings:
+            app.warn(warning)
+    if status.state is not EventState.INVALID:
+        return
+    errors = status.errors
+    shown = "; ".join(str(f.message) for f in errors[:MAX_FINDINGS])
+    more = f" (and {len(errors) - MAX_FINDINGS} more)" if len(errors) > MAX_FINDINGS else ""
+    app.say(f"{session.name} is invalid; refusing to sign it.")
+    raise RejectedError(
+        shown + more,
+        hint="nothing was signed or pushed; `tufrepo status` in a checkout of the event "
+        "lists all findings",
+    )
 
 
 def _publish(
@@ -115,6 +167,7 @@ def _publish(
                 raise
         app.warn("someone pushed to the event meanwhile; adding your signatures to their tip")
         session = open_session(app, session.name, settings)
+        refuse_invalid(app, session, show_warnings=False)  # their tip is validated too
         changed = reapply(session.event, results)
         if changed:
             raise GitStateError(
