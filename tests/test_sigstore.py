@@ -220,20 +220,3 @@ def test_online_identity_is_derived_from_the_remote(remote: str) -> None:
     from tufrepo.sigstore_keys import workflow_identity  # noqa: PLC0415
 
     assert workflow_identity(remote) == WORKFLOW
-
-
-def test_the_sigstore_instance_setting_precedence(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from tufrepo.cli import _trust_config  # noqa: PLC0415
-
-    checkout = tmp_path / "repo"
-    (checkout / ".git").mkdir(parents=True)
-    (checkout / "sigstore-trust-config.json").write_text("{}")
-    option, env = tmp_path / "option.json", tmp_path / "env.json"
-    monkeypatch.delenv("TUFREPO_SIGSTORE_TRUST_CONFIG", raising=False)
-    assert _trust_config(None, tmp_path) is None, "production by default"
-    assert _trust_config(None, checkout) == checkout / "sigstore-trust-config.json"
-    monkeypatch.setenv("TUFREPO_SIGSTORE_TRUST_CONFIG", str(env))
-    assert _trust_config(None, checkout) == env
-    assert _trust_config(option, checkout) == option

@@ -7,15 +7,24 @@ type, so every signature and verification in this process (status, verify,
 online-sign, publish, test-client, download) uses the same instance.  It is
 called once by the CLI at start-up, never as an import side effect.
 
+Production's trust root comes from Sigstore's TUF repository, refreshed once
+per process with one try per request; when that fails (offline), one warning
+and the copy sigstore-python keeps in its cache (seeded from the one it
+embeds).  A chosen instance is read from its file and never touches the network.
+
 sigstore-python itself is imported only when a Sigstore key is used.
 
-Not for: deciding who may sign (policy is in the metadata), prompting.
+Not for: deciding who may sign (policy is in the metadata), prompting, printing.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
+import logging
 import re
+import urllib.error
+import urllib.request
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib import parse
@@ -28,10 +37,14 @@ from securesystemslib.signer import (
     SigstoreKey,
     SigstoreSigner,
 )
+from tuf.api.exceptions import DownloadError, DownloadHTTPError, RepositoryError
+from tuf.ngclient.fetcher import FetcherInterface
 
+from tufrepo import __version__
 from tufrepo.errors import ConfigError, SignerUnavailableError, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from securesystemslib.signer import Key, SecretsHandler
@@ -39,6 +52,7 @@ if TYPE_CHECKING:
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 ONLINE_WORKFLOW = ".github/workflows/online-sign.yml"
 _GITHUB_REMOTE = re.compile(r"github\.com[:/]([^/\s]+)/([^/\s]+?)(?:\.git)?/?$")
+_logger = logging.getLogger(__name__)
 
 
 class _Instance:
@@ -47,16 +61,158 @@ class _Instance:
     path: ClassVar[Path | None] = None
 
 
+# Seconds to connect, and between received bytes, for one request to Sigstore's
+# TUF repository.  Each request is tried once: python-tuf's default fetcher
+# (urllib3) retries three times, logging every retry, and offline that only
+# delays the same outcome.
+TUF_TIMEOUT = 10.0
+_TRUSTED_ROOT = "trusted_root.json"
+_SIGNING_CONFIG = "signing_config.v0.2.json"
+_CLIENT_TRUST_CONFIG_TYPE = "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json"
+
+
 @cache
 def _trust_config(path: Path | None) -> Any:
+    """The ClientTrustConfig for ``path`` (None: production), decided once per process."""
     from sigstore.models import ClientTrustConfig  # noqa: PLC0415 - heavy; only when used
 
     if path is None:
-        return ClientTrustConfig.production()
+        return _production_trust_config()
     try:
         return ClientTrustConfig.from_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise ConfigError(f"{path} is not a Sigstore ClientTrustConfig: {e}") from e
+
+
+class OneTryFetcher(FetcherInterface):
+    """A python-tuf fetcher that tries each URL once, waiting at most ``timeout`` seconds.
+
+    urllib.request honours the ``*_proxy``/``no_proxy`` variables, as
+    python-tuf's own fetcher does.
+    """
+
+    def __init__(self, timeout: float = TUF_TIMEOUT) -> None:
+        self.timeout = timeout
+        # Its own opener: urlopen()'s global one keeps the proxies of its first use.
+        self._opener = urllib.request.build_opener()
+
+    def _fetch(self, url: str) -> Iterator[bytes]:
+        # S310: the URLs are https URLs of a TUF repository, built by python-tuf.
+        request = urllib.request.Request(url, headers={"User-Agent": f"tufrepo/{__version__}"})  # noqa: S310
+        try:
+            response = self._opener.open(request, timeout=self.timeout)
+        except urllib.error.HTTPError as e:
+            e.close()
+            # The status matters: a 404 for the next root version means "no newer root".
+            raise DownloadHTTPError(f"HTTP error {e.code} for {url}", e.code) from e
+        return _chunks(response, url)
+
+
+def _chunks(response: http.client.HTTPResponse, url: str) -> Iterator[bytes]:
+    with response:
+        try:
+            while chunk := response.read(64 * 1024):
+                yield chunk
+        except (OSError, http.client.HTTPException) as e:
+            raise DownloadError(f"Failed to download {url}: {e}") from e
+
+
+def _production_trust_config() -> Any:
+    """Production's ClientTrustConfig: refreshed through TUF, else the cached or embedded copy.
+
+    The refresh uses sigstore-python's own TUF metadata and cache directories
+    and its embedded root, so both tools share one cache.  When it fails, one
+    warning says which copy is used instead; nothing is retried.
+    """
+    from sigstore._internal.tuf import DEFAULT_TUF_URL, _get_dirs  # noqa: PLC0415
+    from sigstore._utils import read_embedded  # noqa: PLC0415
+
+    metadata_dir, targets_dir = _get_dirs(DEFAULT_TUF_URL)
+    try:
+        root = read_embedded("root.json", DEFAULT_TUF_URL)
+        return refresh_trust_config(DEFAULT_TUF_URL, root, metadata_dir, targets_dir)
+    except (DownloadError, RepositoryError, OSError) as e:
+        reason = _innermost(e)
+    try:
+        config = _load_trust_config(
+            (targets_dir / _TRUSTED_ROOT).read_bytes(),
+            (targets_dir / _SIGNING_CONFIG).read_bytes(),
+        )
+        copy = "the cached copy"
+    except (OSError, ValueError):
+        config = _load_trust_config(
+            read_embedded(_TRUSTED_ROOT, DEFAULT_TUF_URL),
+            read_embedded(_SIGNING_CONFIG, DEFAULT_TUF_URL),
+        )
+        copy = "the copy embedded in sigstore-python"
+    _logger.warning(
+        "cannot refresh the Sigstore trust root from %s (%s); using %s",
+        DEFAULT_TUF_URL,
+        reason,
+        copy,
+    )
+    return config
+
+
+def refresh_trust_config(url: str, bootstrap: bytes, metadata_dir: Path, targets_dir: Path) -> Any:
+    """The ClientTrustConfig of a Sigstore TUF repository, refreshed with one try per request.
+
+    What sigstore-python's ``ClientTrustConfig.from_tuf`` does, with
+    :class:`OneTryFetcher`: ``bootstrap`` is the initial root, ``metadata_dir``
+    keeps the trusted metadata and ``targets_dir`` the downloaded files.
+
+    Raises:
+        DownloadError: a request failed.
+        RepositoryError: the repository's metadata does not verify.
+        OSError: the directories cannot be written.
+    """
+    from tuf.ngclient import Updater, UpdaterConfig  # noqa: PLC0415
+
+    metadata_dir.mkdir(parents=True, exist_ok=True)
+    updater = Updater(
+        metadata_dir=str(metadata_dir),
+        metadata_base_url=url,
+        target_dir=str(targets_dir),
+        target_base_url=f"{url}/targets/",
+        fetcher=OneTryFetcher(),
+        config=UpdaterConfig(app_user_agent=f"tufrepo/{__version__}"),
+        bootstrap=bootstrap,
+    )
+    updater.refresh()
+    contents = []
+    for name in (_TRUSTED_ROOT, _SIGNING_CONFIG):
+        info = updater.get_targetinfo(name)
+        if info is None:
+            raise RepositoryError(f"{url} lists no {name}")
+        path = updater.find_cached_target(info) or updater.download_target(info)
+        with open(path, "rb") as f:  # noqa: PTH123 - python-tuf returns str paths
+            contents.append(f.read())
+    return _load_trust_config(*contents)
+
+
+def _load_trust_config(trusted_root: bytes, signing_config: bytes) -> Any:
+    from sigstore.models import ClientTrustConfig  # noqa: PLC0415
+
+    return ClientTrustConfig.from_json(
+        json.dumps(
+            {
+                "mediaType": _CLIENT_TRUST_CONFIG_TYPE,
+                "trustedRoot": json.loads(trusted_root),
+                "signingConfig": json.loads(signing_config),
+            }
+        )
+    )
+
+
+def _innermost(error: BaseException) -> str:
+    """The root cause's message, on one line (python-tuf wraps network errors)."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    if isinstance(error, urllib.error.URLError) and not isinstance(error, urllib.error.HTTPError):
+        return (
+            _innermost(error.reason) if isinstance(error.reason, BaseException) else error.reason
+        )
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def trust_config() -> Any:

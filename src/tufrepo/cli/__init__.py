@@ -16,6 +16,8 @@ from tufrepo.cli.commands import COMMANDS
 from tufrepo.errors import ExitCode, TufRepoError
 
 TRUST_CONFIG_ENV = "TUFREPO_SIGSTORE_TRUST_CONFIG"
+# Named only to say in --help that it is ignored: the tree under judgement never
+# chooses the Sigstore instance that judges its signatures.
 TRUST_CONFIG_FILE = "sigstore-trust-config.json"
 
 
@@ -98,8 +100,9 @@ def _report(ctx: click.Context, message: str, hint: str | None) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     metavar="FILE",
     help="The Sigstore instance (a ClientTrustConfig JSON file) for signing and every "
-    f"verification [env {TRUST_CONFIG_ENV}; else {TRUST_CONFIG_FILE} at the top of the "
-    "checkout; else production].",
+    f"verification [env {TRUST_CONFIG_ENV}; else production]. A {TRUST_CONFIG_FILE} in the "
+    "checkout is never used: whoever can push to the repository could point it at their own "
+    "Fulcio and Rekor and make forged signatures count.",
 )
 @click.pass_context
 def cli(
@@ -135,24 +138,19 @@ def cli(
     # One Sigstore instance for the whole process, chosen before any metadata is parsed.
     from tufrepo import sigstore_keys  # noqa: PLC0415 - keeps --version and --help fast
 
-    sigstore_keys.register(_trust_config(sigstore_trust_config, repo_dir))
+    sigstore_keys.register(_trust_config(sigstore_trust_config))
 
 
-def _trust_config(option: Path | None, repo_dir: Path | None) -> Path | None:
-    """--sigstore-trust-config, else $TUFREPO_SIGSTORE_TRUST_CONFIG, else the checkout's file."""
+def _trust_config(option: Path | None) -> Path | None:
+    """--sigstore-trust-config, else $TUFREPO_SIGSTORE_TRUST_CONFIG, else None (production).
+
+    Never a file from the checkout: the verifier chooses the instance, not the
+    tree being verified (see TRUST_CONFIG_FILE).
+    """
     if option is not None:
         return option
     env = App.env(TRUST_CONFIG_ENV)
-    if env:
-        return Path(env)
-    start = (repo_dir or Path.cwd()).resolve()
-    for directory in (start, *start.parents):
-        if (directory / ".git").exists():
-            # A change to this file on a signing event is a change outside
-            # metadata/ and targets/, which status rejects.
-            found = directory / TRUST_CONFIG_FILE
-            return found if found.is_file() else None
-    return None
+    return Path(env) if env else None
 
 
 def main() -> None:
