@@ -263,7 +263,8 @@ def test_refuses_a_broken_signature(
     assert_unchanged(tmp_path / "site", deployed)
     result = publish_cli(built, tmp_path / "site")
     assert result.exit_code == 4
-    assert "error: a TUF client rejects the result: UnsignedMetadataError" in result.stderr
+    # the CLI judges main first: the forged snapshot never reaches the client check
+    assert "snapshot: snapshot is not signed by root's online key" in result.stderr
     assert_unchanged(tmp_path / "site", deployed)
 
 
@@ -275,7 +276,8 @@ def test_refuses_an_offline_role_under_its_threshold(
         publish(built, tmp_path / "site")
     result = publish_cli(built, tmp_path / "site")
     assert result.exit_code == 4
-    assert "error: delegated is not signed by its threshold of keys on main" in result.stderr
+    assert "delegated: delegated is not signed by its threshold of keys" in result.stderr
+    assert "delegation-not-resigned" not in result.stderr  # only the real finding
     assert_unchanged(tmp_path / "site", deployed)
 
 
@@ -285,12 +287,10 @@ def test_refuses_an_artifact_that_does_not_match_its_metadata(
     (built.top / "targets" / README).write_bytes(b"hellO\n")  # same length, other hash
     with pytest.raises(RejectedError) as e:
         publish(built, tmp_path / "site")
-    assert str(e.value) == f"targets/{README} does not match targets's length or hash"
+    assert str(e.value) == f"targets lists targets/{README} with a different sha256 hash"
     result = publish_cli(built, tmp_path / "site")
     assert result.exit_code == 4
-    assert f"targets/{README} does not match the length or hash listed in targets" in (
-        result.stderr
-    )
+    assert f"targets lists targets/{README} with a different sha256 hash" in result.stderr
     assert_unchanged(tmp_path / "site", deployed)
 
 
@@ -357,7 +357,7 @@ def test_cli_names_the_size_limit_and_what_to_do(built: RepoBuilder, tmp_path: P
     _pad(built, "targets", 5_000_001)
     result = publish_cli(built, tmp_path / "site")
     assert result.exit_code == 4
-    assert result.stderr.splitlines() == [
+    assert result.stderr.splitlines()[-2:] == [
         (
             "error: 1.targets.json is 5000001 bytes, over the 5000000 bytes TUF clients "
             "download by default"

@@ -141,7 +141,7 @@ def judge_main_state(
     files: Store | None,
     *,
     git: GitRepo,
-    rev: str,
+    rev: str | None,
     anchor_source: str | None,
     now: datetime,
 ) -> MainVerdict:
@@ -151,7 +151,8 @@ def judge_main_state(
         repo: main's metadata as it is now (work tree or commit).
         files: main's files (None: metadata only).
         git: the checkout, for the history anchor.
-        rev: main's commit (the history walked is its first-parent history).
+        rev: main's commit (the history walked is its first-parent history), or
+            None in a checkout without commits.
         anchor_source: published metadata (URL or directory), or None for history.
         now: the time of the judgement.
     """
@@ -167,7 +168,8 @@ def judge_main_state(
     previous: Store | None = None
     last = None
     before_format = []
-    for sha, _ in git.first_parent_changes(rev, layout.role_path(TIMESTAMP)):
+    checkpoints = git.first_parent_changes(rev, layout.role_path(TIMESTAMP)) if rev else []
+    for sha, _ in checkpoints:
         state = GitTreeStore(git, sha)
         if state.read(layout.role_path(TIMESTAMP)) is None:
             continue  # timestamp removed: nothing published from here

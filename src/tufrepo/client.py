@@ -6,7 +6,9 @@ refresh from a trusted root (or, said so, trust on first use of
 check that the repository stays valid some days ahead, and download expected
 artifacts.  :func:`download_target` is the consumer side (``tufrepo download``).
 :class:`DirectoryFetcher` lets the same client read a directory (``publish``
-checks its staged result with it before anything is written to the output)::
+checks its staged result with it before anything is written to the output).
+Over HTTP(S), :class:`DeadlineFetcher` bounds a whole run (``timeout`` seconds,
+300 by default): a server that trickles bytes fails the run instead of hanging it::
 
     report = run_client_checks(
         "https://example.org/metadata", targets_url=None, root_bytes=None,
@@ -21,14 +23,16 @@ objects), implementing TUF (python-tuf's ngclient does the verification).
 from __future__ import annotations
 
 import contextlib
+import math
 import tempfile
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from time import monotonic
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
+import urllib3
 from tuf.api.exceptions import (
     BadVersionNumberError,
     DownloadError,
@@ -36,19 +40,30 @@ from tuf.api.exceptions import (
     ExpiredMetadataError,
     LengthOrHashMismatchError,
     RepositoryError,
+    SlowRetrievalError,
     UnsignedMetadataError,
 )
 from tuf.api.metadata import Metadata, Root
 from tuf.ngclient import FetcherInterface, Updater, UpdaterConfig
+from tuf.ngclient.urllib3_fetcher import Urllib3Fetcher
 
 from tufrepo.errors import RejectedError, TufRepoError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
+
+    from urllib3.response import BaseHTTPResponse
+
+    Clock = Callable[[], float]
 
 # What ngclient raises for a repository it refuses (ValueError: unparsable
 # metadata; OSError: the local cache or a socket).
 CLIENT_ERRORS = (RepositoryError, DownloadError, ValueError, OSError)
+
+# Seconds a whole test-client or download run may take (option --timeout).
+DEFAULT_TIMEOUT = 300.0
+# The largest first root downloaded for trust on first use (python-tuf's root limit).
+MAX_ROOT_BYTES = 512_000
 
 
 @dataclass(frozen=True)
@@ -116,6 +131,11 @@ def explain(error: BaseException) -> str | None:
         )
     if isinstance(error, DownloadHTTPError):
         return "the server does not have this file: is the whole published site deployed there?"
+    if isinstance(error, ClientTimeoutError):
+        return (
+            f"the server sends too slowly or stopped sending; check it, or allow the whole "
+            f"run more time with --timeout SECONDS (now {error.timeout:g})"
+        )
     if isinstance(error, DownloadError):
         return "the server could not be reached, or sent too much or too slowly"
     if isinstance(error, TufRepoError):
@@ -142,6 +162,87 @@ class DirectoryFetcher(FetcherInterface):
         if not path.is_relative_to(self.root) or not path.is_file():
             raise DownloadHTTPError(f"not found: {url}", 404)
         return iter([path.read_bytes()])
+
+
+class ClientTimeoutError(SlowRetrievalError):
+    """A client run went past its deadline (``--timeout``).
+
+    Attributes:
+        timeout: the seconds the whole run was allowed.
+        url: what was being downloaded when time ran out.
+    """
+
+    def __init__(self, timeout: float, url: str) -> None:
+        super().__init__(f"gave up on {url}: the client run took longer than {timeout:g} seconds")
+        self.timeout = timeout
+        self.url = url
+
+
+class DeadlineFetcher(Urllib3Fetcher):
+    """python-tuf's HTTP(S) fetcher with one deadline for every download of a run.
+
+    python-tuf bounds each socket wait (30 s), not a download: a server that
+    sends one byte every few seconds keeps a client waiting for days.  This
+    fetcher reads whatever has arrived (``read1``) and checks ``clock()``
+    against the deadline before each request and after each read; a request
+    waits on a silent socket no longer than the time left when it starts
+    (rounded up to whole seconds, at most 30 s, once per urllib3 retry), so a
+    run ends soon after its deadline, whatever the server does.
+
+    Args:
+        timeout: seconds from now (by ``clock``) until the deadline.
+        clock: monotonic seconds; tests pass a fake one.
+        read_size: the most bytes one read returns.
+    """
+
+    def __init__(
+        self, timeout: float, *, clock: Clock | None = None, read_size: int = 64 * 1024
+    ) -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.clock = clock or monotonic
+        self.deadline = self.clock() + timeout
+        self.read_size = read_size
+        self._longest_wait = self.socket_timeout
+
+    def _time_left(self, url: str) -> float:
+        left = self.deadline - self.clock()
+        if left <= 0:
+            raise ClientTimeoutError(self.timeout, url)
+        return left
+
+    def _fetch(self, url: str) -> Iterator[bytes]:
+        left = self._time_left(url)
+        self.socket_timeout = max(1, min(self._longest_wait, math.ceil(left)))
+        try:
+            chunks = super()._fetch(url)
+        except SlowRetrievalError:
+            self._time_left(url)  # the deadline passed while waiting: say so
+            raise
+        return self._until_deadline(url, chunks)
+
+    def _until_deadline(self, url: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        try:
+            for chunk in chunks:
+                self._time_left(url)
+                yield chunk
+        except SlowRetrievalError as e:
+            if not isinstance(e, ClientTimeoutError):
+                self._time_left(url)  # the deadline passed while waiting: say so
+            raise
+
+    def _chunks(self, response: BaseHTTPResponse) -> Iterator[bytes]:
+        # Urllib3Fetcher streams fixed-size chunks, and one chunk blocks until
+        # it is full: a trickle would never reach a deadline check.
+        try:
+            while chunk := response.read1(self.read_size):
+                yield chunk
+        except urllib3.exceptions.TimeoutError as e:
+            raise SlowRetrievalError from e
+        except urllib3.exceptions.HTTPError as e:  # e.g. the connection closed too early
+            raise DownloadError(f"download interrupted: {e}") from e
+        finally:
+            response.release_conn()
 
 
 def set_reference_time(updater: Updater, when: datetime) -> None:
@@ -226,28 +327,38 @@ def parse_root(data: bytes) -> Root:
     return signed
 
 
-def fetch_first_root(metadata_url: str) -> bytes:
+def fetch_first_root(metadata_url: str, fetcher: FetcherInterface | None = None) -> bytes:
     """Download ``<metadata_url>/1.root.json`` (trust on first use).
 
+    Args:
+        metadata_url: where the repository's metadata is published.
+        fetcher: how to download (default: a :class:`DeadlineFetcher` of DEFAULT_TIMEOUT).
+
     Raises:
-        RejectedError: it cannot be downloaded or parsed as root.
+        RejectedError: it cannot be downloaded in time or parsed as root.
     """
     url = metadata_url.rstrip("/") + "/1.root.json"
     if urlparse(url).scheme not in ("http", "https"):
         raise RejectedError(f"{url} is not an http(s) URL")
+    fetcher = fetcher or DeadlineFetcher(DEFAULT_TIMEOUT)
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - scheme checked
-            data = bytes(response.read(512_001))
+        data = fetcher.download_bytes(url, MAX_ROOT_BYTES)
         parse_root(data)
-    except (OSError, RejectedError) as e:
-        raise RejectedError(f"cannot get the first root from {url}: {e}") from e
+    except (DownloadError, OSError, RejectedError) as e:
+        raise RejectedError(
+            f"cannot get the first root from {url}: {_describe_short(e)}", hint=explain(e)
+        ) from e
     return data
 
 
 def _describe(error: BaseException) -> str:
-    if isinstance(error, TufRepoError):
+    if isinstance(error, TufRepoError | ClientTimeoutError):
         return str(error)
     return f"{type(error).__name__}: {error}"
+
+
+def _describe_short(error: BaseException) -> str:
+    return str(error) or type(error).__name__
 
 
 @contextlib.contextmanager
@@ -271,6 +382,8 @@ def run_client_checks(
     offline_valid_days: int = 0,
     now: datetime,
     work_dir: Path | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    clock: Clock | None = None,
 ) -> ClientReport:
     """The smoke test of a published repository; stops at the first failure.
 
@@ -286,15 +399,19 @@ def run_client_checks(
         offline_valid_days: root and top-level targets must not expire within this many days.
         now: the reference time of the refresh.
         work_dir: the client caches (fresh and empty; a temporary directory when None).
+        timeout: seconds every download of the run together may take; a check
+            still downloading then fails (:class:`ClientTimeoutError`).
+        clock: monotonic seconds for that deadline (default: the real clock).
 
     Returns:
         One :class:`Check` per step that ran.
     """
     checks: list[Check] = []
     targets_url = targets_url or default_targets_url(metadata_url)
+    fetcher = DeadlineFetcher(timeout, clock=clock)
     if root_bytes is None:
         try:
-            root_bytes = fetch_first_root(metadata_url)
+            root_bytes = fetch_first_root(metadata_url, fetcher)
         except RejectedError as e:
             return ClientReport((_failed("trusted root: 1.root.json (trust on first use)", e),))
         checks.append(Check("trusted root: 1.root.json (trust on first use, not pinned)", ok=True))
@@ -309,18 +426,22 @@ def run_client_checks(
         checks.append(Check(f"trusted root: version {version} (pinned)", ok=True))
     with _work_area(work_dir, "tufrepo-client-") as work:
         if update_from_url:
-            checks.append(_refresh_deployed(update_from_url, root_bytes, work / "cache", now))
+            checks.append(
+                _refresh_deployed(update_from_url, root_bytes, work / "cache", now, fetcher)
+            )
             if not checks[-1].ok:
                 return ClientReport(tuple(checks))
         name = f"refresh from {metadata_url}"
         try:
-            updater = new_updater(metadata_url, targets_url, root_bytes, work / "cache", now=now)
+            updater = new_updater(
+                metadata_url, targets_url, root_bytes, work / "cache", now=now, fetcher=fetcher
+            )
             updater.refresh()
         except CLIENT_ERRORS as e:
             return ClientReport((*checks, _failed(name, e)))
         checks.append(Check(name, ok=True))
         checks += _freshness(updater, metadata_url, targets_url, root_bytes, work, now,
-                             valid_days, offline_valid_days)  # fmt: skip
+                             valid_days, offline_valid_days, fetcher)  # fmt: skip
         if not checks[-1].ok:
             return ClientReport(tuple(checks))
         for path in targets:
@@ -332,14 +453,16 @@ def run_client_checks(
     return ClientReport(tuple(checks))
 
 
-def _refresh_deployed(url: str, root: bytes, cache: Path, now: datetime) -> Check:
+def _refresh_deployed(
+    url: str, root: bytes, cache: Path, now: datetime, fetcher: FetcherInterface
+) -> Check:
     """Refresh from the repository clients use today, so the new one is an update of it.
 
     Expired metadata there is what a new deployment fixes: noted, not a failure.
     """
     name = f"refresh from the deployed repository {url}"
     try:
-        new_updater(url, None, root, cache, now=now).refresh()
+        new_updater(url, None, root, cache, now=now, fetcher=fetcher).refresh()
     except ExpiredMetadataError as e:
         return Check(name, ok=True, detail=f"expired there, as a new deployment would fix: {e}")
     except CLIENT_ERRORS as e:
@@ -356,6 +479,7 @@ def _freshness(
     now: datetime,
     valid_days: int,
     offline_valid_days: int,
+    fetcher: FetcherInterface,
 ) -> list[Check]:
     """Valid N days ahead (a whole refresh then), root and targets valid M days ahead."""
     checks: list[Check] = []
@@ -363,7 +487,9 @@ def _freshness(
         name = f"whole repository valid {valid_days} days ahead"
         try:
             ahead = now + timedelta(days=valid_days)
-            new_updater(metadata_url, targets_url, root, work / "ahead", now=ahead).refresh()
+            new_updater(
+                metadata_url, targets_url, root, work / "ahead", now=ahead, fetcher=fetcher
+            ).refresh()
         except CLIENT_ERRORS as e:
             return [_failed(name, e)]
         checks.append(Check(name, ok=True))
@@ -400,6 +526,8 @@ def download_target(
     *,
     now: datetime,
     work_dir: Path | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    clock: Clock | None = None,
 ) -> bytes:
     """Refresh from a pinned root and return one verified target's bytes.
 
@@ -410,14 +538,18 @@ def download_target(
         target_path: the artifact's target path (``dir/name``).
         now: the reference time of the refresh.
         work_dir: the client cache (a temporary directory when None).
+        timeout: seconds the refresh and the download together may take.
+        clock: monotonic seconds for that deadline (default: the real clock).
 
     Returns:
         The artifact's bytes, after its length and hashes matched signed metadata.
 
     Raises:
         RejectedError: anything does not verify (expired, bad signature,
-            rollback, wrong length or hash) or the target does not exist.
+            rollback, wrong length or hash), the target does not exist, or the
+            server did not send everything within ``timeout``.
     """
+    fetcher = DeadlineFetcher(timeout, clock=clock)
     with _work_area(work_dir, "tufrepo-download-") as work:
         try:
             updater = new_updater(
@@ -426,6 +558,7 @@ def download_target(
                 root_bytes,
                 work,
                 now=now,
+                fetcher=fetcher,
             )
             updater.refresh()
             path = _fetch_target(updater, target_path, work / "download")

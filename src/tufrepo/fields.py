@@ -10,9 +10,10 @@ This module reads and writes those fields; it does not decide policy.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from securesystemslib.formats import encode_canonical
 from securesystemslib.signer import Key
@@ -32,6 +33,11 @@ if TYPE_CHECKING:
     from tuf.api.metadata import Root, Signed
 
 _HANDLE = re.compile(r"^@[0-9a-z](?:[0-9a-z-]{0,38})$")
+
+MAX_PERIOD_DAYS: Final = 3660
+"""The longest expiry or signing period, in days: 10 years; policy bounds per role
+are checked by the checks layer.  This bound only keeps date arithmetic sane: a
+period of 10**8 days is past year 9999 and one of 10**30 overflows ``timedelta``."""
 
 
 def normalize_handle(handle: str) -> str:
@@ -77,19 +83,42 @@ def get_periods(root: Root | None, role: str, signed: Signed | None) -> Periods:
     """Read a role's periods, falling back as tuf-on-ci does.
 
     A missing expiry period means the default for the role; a missing signing
-    period means half the expiry period.
+    period means half the expiry period.  A period that is present must be a
+    whole number of days (a JSON integer: not a float, a string or a boolean)
+    between 1 and :data:`MAX_PERIOD_DAYS`.
 
     Raises:
-        MetadataError: a period is present but not a positive integer.
+        MetadataError: a period is present but out of those bounds, naming the
+            role and the field.
     """
     fields = _fields_for(root, role, signed)
-    raw_expiry = fields.get(EXPIRY_PERIOD, _default_periods(role)[0])
-    if not _is_positive_int(raw_expiry):
-        raise MetadataError(f"{role}: expiry period {raw_expiry!r} is not a positive integer")
-    raw_signing = fields.get(SIGNING_PERIOD, raw_expiry // 2)
-    if not isinstance(raw_signing, int) or isinstance(raw_signing, bool) or raw_signing < 0:
-        raise MetadataError(f"{role}: signing period {raw_signing!r} is not an integer >= 0")
-    return Periods(raw_expiry, raw_signing)
+    default_expiry = _default_periods(role)[0]
+    expiry = _period(role, EXPIRY_PERIOD, fields.get(EXPIRY_PERIOD, default_expiry))
+    if SIGNING_PERIOD not in fields:
+        return Periods(expiry, expiry // 2)
+    return Periods(expiry, _period(role, SIGNING_PERIOD, fields[SIGNING_PERIOD]))
+
+
+def _period(role: str, field: str, value: object) -> int:
+    """``value`` as a period in days, or a MetadataError naming the role and field."""
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_PERIOD_DAYS:
+        return value
+    raise MetadataError(
+        f"{role}: {field} must be a whole number of days between 1 and {MAX_PERIOD_DAYS}, "
+        f"found {_shown(value)}"
+    )
+
+
+def _shown(value: object) -> str:
+    """A period value as found in the metadata, kept short (a hostile one may be huge)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**12:
+        # repr() of a huge int is long, and refused beyond 4300 digits
+        text = f"{float(value):g}" if abs(value) < 10**300 else "a number over 1e+300"
+    elif isinstance(value, str | bool) or value is None:
+        text = json.dumps(value)
+    else:
+        text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
 
 
 def set_periods(root: Root | None, role: str, signed: Signed | None, periods: Periods) -> None:
@@ -97,10 +126,6 @@ def set_periods(root: Root | None, role: str, signed: Signed | None, periods: Pe
     fields = _fields_for(root, role, signed)
     fields[EXPIRY_PERIOD] = periods.expiry
     fields[SIGNING_PERIOD] = periods.signing
-
-
-def _is_positive_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def keyowner(key: Key) -> str | None:

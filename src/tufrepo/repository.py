@@ -77,7 +77,7 @@ def parse_metadata(data: bytes, path: str, expected_type: str) -> Metadata[Any]:
     if len(data) > MAX_METADATA_BYTES:
         raise MetadataError(f"{path}: {len(data)} bytes is larger than {MAX_METADATA_BYTES}")
     try:
-        md = Metadata.from_bytes(data)
+        md = _deserialize(data, path)
     except DeserializationError as e:
         cause = e.__cause__ or e
         if "Unsupported public key" in str(cause):
@@ -94,6 +94,72 @@ def parse_metadata(data: bytes, path: str, expected_type: str) -> Metadata[Any]:
         # must be a clear rejection, not a crash deep inside a check.
         raise MetadataError(f"{path}: not valid TUF metadata ({problem})")
     return md
+
+
+def _deserialize(data: bytes, path: str) -> Metadata[Any]:
+    """``Metadata.from_bytes`` in two steps, checking the JSON in between.
+
+    Raises:
+        DeserializationError: as python-tuf's JSONDeserializer raises it.
+        MetadataError: ``signed`` holds a floating-point number.
+    """
+    has_float = False
+
+    def parse_float(text: str) -> float:  # also NaN and Infinity, which json accepts
+        nonlocal has_float
+        has_float = True
+        return float(text)
+
+    try:
+        text = data.decode("utf-8")
+        document = json.loads(text, parse_float=parse_float, parse_constant=parse_float)
+    except Exception as e:  # as JSONDeserializer: any decoding failure is malformed input
+        raise DeserializationError("Failed to deserialize JSON") from e
+    if has_float and isinstance(document, dict):
+        # Canonical JSON (what is signed) has no floats: one in signed would
+        # fail only when signing, much later.  Walked only when there is one.
+        where = _float_path(document.get("signed"), "signed")
+        if where is not None:
+            raise MetadataError(
+                f"{path}: not valid TUF metadata (floating-point value at {where}; "
+                "canonical JSON allows only integers)"
+            )
+    try:
+        return Metadata.from_dict(document)
+    except Exception as e:  # as JSONDeserializer
+        raise DeserializationError("Failed to deserialize JSON") from e
+
+
+# A value met while walking parsed JSON: (value, its key or index, its container's entry).
+_Entry = tuple[object, str | int, "_Entry | None"]
+
+
+def _float_path(value: object, name: str) -> str | None:
+    """Where the first float in ``value`` is (``signed.x-foo``, ``signed.a[2]``), or None.
+
+    One pass over the parsed JSON without recursion; a path is built only for the float found.
+    """
+    stack: list[_Entry] = [(value, name, None)]
+    while stack:
+        entry = stack.pop()
+        item = entry[0]
+        if isinstance(item, float):
+            parts: list[str] = []
+            node: _Entry | None = entry
+            while node is not None:
+                key = node[1]
+                parts.append(f"[{key}]" if isinstance(key, int) else f".{key}")
+                node = node[2]
+            return _short_path("".join(reversed(parts))[1:])
+        if isinstance(item, dict):
+            stack.extend((v, str(k), entry) for k, v in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((item[i], i, entry) for i in range(len(item) - 1, -1, -1))
+    return None
+
+
+def _short_path(text: str) -> str:
+    return text if len(text) <= 120 else text[:120] + "…"
 
 
 def _is_str_list(value: object) -> bool:
@@ -421,6 +487,11 @@ class TufRepository(Repository):
         if not self.exists(role):
             raise MetadataError(f"{layout.role_path(role)} does not exist")
         md = self.open(role)
+        # Signatures of keys the role no longer lists never count (clients
+        # ignore them); they are dropped whenever tufrepo signs the role.
+        expected = self.expected_keys(role)
+        for keyid in [k for k in md.signatures if k not in expected]:
+            del md.signatures[keyid]
         try:
             sig = md.sign(signer, append=True)
         except UnsignedMetadataError as e:  # python-tuf wraps the signer's own error

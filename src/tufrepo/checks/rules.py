@@ -11,6 +11,7 @@ Not for: git, printing, deciding exit codes.
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -447,18 +448,24 @@ def _reader(files: Store, target_path: str) -> Callable[[], bytes]:
 # --- delegation changes ----------------------------------------------------------
 
 
+def _key_dicts(keys: dict[str, Any], keyids: list[str]) -> list[str]:
+    return sorted(
+        json.dumps(keys[k].to_dict() if k in keys else None, sort_keys=True) for k in keyids
+    )
+
+
 def _delegation_view(signed: Any, role: str) -> dict[str, Any] | None:
     if isinstance(signed, Root):
         entry = signed.roles.get(role)
         if entry is None:
             return None
-        return {"keys": sorted(repr(signed.keys.get(k)) for k in entry.keyids), **entry.to_dict()}
+        return {"keys": _key_dicts(signed.keys, entry.keyids), **entry.to_dict()}
     if isinstance(signed, Targets) and signed.delegations and signed.delegations.roles:
         child = signed.delegations.roles.get(role)
         if child is None:
             return None
         keys = signed.delegations.keys
-        return {"keys": sorted(repr(keys.get(k)) for k in child.keyids), **child.to_dict()}
+        return {"keys": _key_dicts(keys, child.keyids), **child.to_dict()}
     return None
 
 

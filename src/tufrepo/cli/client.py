@@ -9,8 +9,17 @@ from pathlib import Path
 import click
 
 from tufrepo.cli.app import App, pass_app
-from tufrepo.client import download_target, run_client_checks
+from tufrepo.client import DEFAULT_TIMEOUT, download_target, run_client_checks
 from tufrepo.errors import UsageError
+
+timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Give up (exit 4) when all downloads together take longer than this.",
+)
 
 
 def _time(value: str | None) -> datetime | None:
@@ -70,6 +79,7 @@ def _time(value: str | None) -> datetime | None:
     metavar="ISO8601",
     help="Check as if it were this time (default: now, or the global --now).",
 )
+@timeout_option
 @pass_app
 def test_client_command(
     app: App,
@@ -81,13 +91,15 @@ def test_client_command(
     valid_days: int,
     offline_valid_days: int,
     at: str | None,
+    timeout: float,
 ) -> None:
     """Refresh a published repository with a TUF client and check its margins.
 
     Prints one line per check (OK or FAIL) and stops at the first failure,
     which exits 4 with the reason. Run it after every publish and on a
     schedule, so that expiry and broken deployments are caught before users
-    hit them.
+    hit them. A server that sends too slowly fails the run after --timeout
+    seconds in all (exit 4) instead of hanging it.
 
     \b
     Without --root, 1.root.json is trusted on first use (said so in the
@@ -100,7 +112,7 @@ def test_client_command(
     report = run_client_checks(
         metadata_url, targets_url=targets_url, root_bytes=root, update_from_url=update_from,
         targets=list(targets), valid_days=valid_days, offline_valid_days=offline_valid_days,
-        now=_time(at) or app.now(),
+        now=_time(at) or app.now(), timeout=timeout,
     )  # fmt: skip
     for check in report.checks:
         app.say(
@@ -137,17 +149,19 @@ def test_client_command(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the artifact here (default: print it when it is JSON).",
 )
+@timeout_option
 @pass_app
 def download_command(
     app: App, target_path: str, metadata_url: str, targets_url: str | None,
-    root_file: Path, output: Path | None,
+    root_file: Path, output: Path | None, timeout: float,
 ) -> None:  # fmt: skip
     """Download TARGET_PATH through TUF and verify it.
 
     Refreshes from the pinned --root (the root.json you trust, obtained out
     of band), resolves TARGET_PATH through the delegations, downloads the
     artifact and checks its length and hashes against signed metadata. Exit 4
-    when anything does not verify; nothing is written then.
+    when anything does not verify or the server has not sent everything
+    within --timeout seconds; nothing is written then.
 
     \b
       tufrepo download app/1.0.json --metadata-url https://example.org/metadata \\
@@ -156,8 +170,9 @@ def download_command(
           --root root.json -o app.tar.gz
     """
     data = download_target(
-        metadata_url, targets_url, root_file.read_bytes(), target_path, now=app.now()
-    )
+        metadata_url, targets_url, root_file.read_bytes(), target_path, now=app.now(),
+        timeout=timeout,
+    )  # fmt: skip
     if output is not None:
         output.write_bytes(data)
         app.say(f"Verified {target_path} ({len(data)} bytes) -> {output}")

@@ -12,7 +12,7 @@ COMMANDS: dict[str, str] = {
     "sign": "tufrepo.cli.sign:sign_command",
     "update-targets": "tufrepo.cli.targets:update_targets_command",
     "status": "tufrepo.cli.status:status_command",
-    "bump-expiring": "tufrepo.cli.online:bump_expiring_command",
+    "bump-expiring": "tufrepo.cli.bump:bump_expiring_command",
     "online-sign": "tufrepo.cli.online:online_sign_command",
     "publish": "tufrepo.cli.publish:publish_command",
     "test-client": "tufrepo.cli.client:test_client_command",

@@ -357,9 +357,7 @@ def judge_main_checkout(app: App, anchor: str | None, action: str) -> None:
     from tufrepo.store import WorktreeStore  # noqa: PLC0415
 
     git = app.git()
-    head = git.head()
-    if head is None:
-        raise GitStateError("this checkout has no commits yet")
+    head = git.head()  # None: no history yet, the work tree is the first state
     store = WorktreeStore(git.top)
     repo = TufRepository(store, now=app.now())
     verdict = judge_main_state(repo, store, git=git, rev=head, anchor_source=anchor, now=app.now())

@@ -10,7 +10,7 @@ from tufrepo.checks.rules import currency_rule, guard
 from tufrepo.cli.app import App, pass_app
 from tufrepo.cli.common import anchor_option, checkout_known_good, remote_option
 from tufrepo.constants import EVENT_BRANCH_PREFIX
-from tufrepo.errors import GitStateError, RejectedError
+from tufrepo.errors import RejectedError
 from tufrepo.event import SigningEvent
 from tufrepo.gitrepo import GitTreeStore
 from tufrepo.repository import TufRepository
@@ -55,8 +55,6 @@ def verify_command(
     """
     git = app.git()
     head = git.head()
-    if head is None:
-        raise GitStateError("this checkout has no commits yet")
     if on_event is None:
         on_event = (git.current_branch() or "").startswith(EVENT_BRANCH_PREFIX)
     store = WorktreeStore(git.top)
