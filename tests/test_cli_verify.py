@@ -44,7 +44,7 @@ def test_verify_finds_a_root_history_gap(world: World) -> None:
     setup_main(world)
     history = world.ci / "metadata" / "root_history"
     (history / "1.root.json").rename(history / "2.root.json")
-    code, codes, text = verify(world)
+    code, _, text = verify(world)
     assert code == 4
     assert "root_history must hold versions 1..1, found 2..2" in text
 

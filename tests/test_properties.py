@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
 from tufrepo import fields, layout
+from tufrepo.checks.rules import signed_rule
 from tufrepo.editing import RoleChange, init_repository
 from tufrepo.event import SigningEvent
-from tufrepo.checks.rules import signed_rule
 from tufrepo.status import EventState, event_status
 from tufrepo.store import OverlayStore
 
