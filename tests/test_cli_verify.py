@@ -99,3 +99,18 @@ def test_verify_history_reports_the_broken_commit(world: World) -> None:
     assert "ERROR    root-history: root: metadata/root_history/1.root.json was modified" in out(
         result
     )
+
+
+def test_fast_forward_merged_events_verify_from_history(world: World) -> None:
+    # tuf-on-ci's e2e tests merge events fast-forward: main then holds the
+    # event's unsigned intermediate commits, which are not online-signed states
+    setup_main(world)
+    alice = world.users["alice"]
+    assert alice.tufrepo("delegate", "sign/ff", "releases", "--key", alice.key_uri).exit_code == 0
+    git(world.ci, "fetch", "-q", "origin")
+    git(world.ci, "checkout", "-q", "-B", "main", "origin/main")
+    git(world.ci, "merge", "-q", "--ff-only", "origin/sign/ff")
+    git(world.ci, "push", "-q", "origin", "main")
+    assert world.ci_run("online-sign", "--push").exit_code == 0
+    result = run("-C", str(world.ci), "verify", "--history", now=world.now)
+    assert result.exit_code == 0, out(result)

@@ -668,3 +668,20 @@ def test_honest_delegation_removal_passes(base: Base) -> None:
     )
     code, status = world.status(event)
     assert code == 0, status
+
+
+def test_signing_drops_signatures_of_keys_the_role_no_longer_lists(base: Base) -> None:
+    # clients ignore such signatures (a warning in status); tufrepo drops them when it signs
+    world, alice = base.world, base.world.users["alice"]
+    event = _push_event(base, "drop-stray", _stray_signature)
+    _, status = world.status(event)
+    assert ("stray-signature", "warning") in {
+        (f["code"], f["severity"]) for f in status["findings"]
+    }
+    assert alice.sign(event, "--yes").exit_code == 0
+    git(base.attacker, "fetch", "-q", "origin")
+    signed = json.loads(git(base.attacker, "show", f"origin/{event}:metadata/targets.json"))
+    assert "e" * 64 not in {s["keyid"] for s in signed["signatures"]}
+    code, status = world.status(event)
+    assert code == 0, status
+    git(world.ci, "checkout", "-q", "main")
