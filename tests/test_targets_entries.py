@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
-from tuf.api.metadata import TargetFile
+from tuf.api.metadata import Metadata, TargetFile
 
-from tufrepo.targets import entry_matches, is_artifact_path
+from tufrepo.repository import TufRepository
+from tufrepo.store import WorktreeStore
+from tufrepo.targets import entry_matches, is_artifact_path, update_targets
 
 DATA = b"release\n"
 ACTUAL = TargetFile.from_data("a.txt", DATA, ["sha256"])
@@ -58,3 +61,24 @@ def test_mismatches_are_named(listed: TargetFile, why: str) -> None:
 )  # fmt: skip
 def test_dotfiles_are_not_artifacts(path: str, artifact: bool) -> None:
     assert is_artifact_path(path) is artifact
+
+
+def test_update_targets_keeps_unchanged_entries_as_they_are(tmp_path: Path) -> None:
+    # tuf-on-ci lists sha512 beside sha256 and custom fields: an unchanged
+    # file keeps its entry exactly; only changed files get new entries.
+    from conftest import NOW  # noqa: PLC0415
+    from repo_builder import README, README_DATA, RepoBuilder  # noqa: PLC0415
+
+    builder = RepoBuilder.create(tmp_path / "repo", NOW)
+    targets = builder.roles["targets"].signed
+    kept = targets.targets[README]
+    kept.hashes["sha512"] = hashlib.sha512(README_DATA).hexdigest()
+    kept.unrecognized_fields["custom"] = {"tag": "v1"}
+    builder.write()
+    (builder.top / "targets" / "new.txt").write_bytes(b"new\n")
+    store = WorktreeStore(builder.top)
+    repo = TufRepository(store, now=NOW, known_good=WorktreeStore(builder.top))
+    assert update_targets(repo, store) == ["targets"]
+    entries = Metadata.from_file(str(builder.top / "metadata" / "targets.json")).signed.targets
+    assert entries[README].to_dict() == kept.to_dict()
+    assert set(entries["new.txt"].hashes) == {"sha256"}
