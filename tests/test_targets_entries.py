@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from tuf.api.metadata import Metadata, TargetFile
+from tuf.api.metadata import Metadata, TargetFile, Targets
 
 from tufrepo.repository import TufRepository
 from tufrepo.store import WorktreeStore
@@ -79,6 +79,7 @@ def test_update_targets_keeps_unchanged_entries_as_they_are(tmp_path: Path) -> N
     store = WorktreeStore(builder.top)
     repo = TufRepository(store, now=NOW, known_good=WorktreeStore(builder.top))
     assert update_targets(repo, store) == ["targets"]
-    entries = Metadata.from_file(str(builder.top / "metadata" / "targets.json")).signed.targets
+    path = str(builder.top / "metadata" / "targets.json")
+    entries = Metadata[Targets].from_file(path).signed.targets
     assert entries[README].to_dict() == kept.to_dict()
     assert set(entries["new.txt"].hashes) == {"sha256"}
