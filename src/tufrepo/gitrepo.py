@@ -42,6 +42,21 @@ _CACHED_BLOBS = 4096
 _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0"}  # fail instead of asking for a password
 
 
+def is_valid_branch_name(name: str) -> bool:
+    """True when git itself accepts ``name`` as a branch name (``git check-ref-format --branch``).
+
+    git's rules reject ``.hidden`` components, ``.lock`` endings, control
+    characters and more; asking git keeps us from drifting from them.
+    """
+    if not name or any(ord(c) < 0x20 or c == "\x7f" for c in name) or name.startswith("-"):
+        return False
+    try:
+        git.Git().execute(["git", "check-ref-format", "--branch", name])
+    except GitCommandError:
+        return False
+    return True
+
+
 def redact(text: str) -> str:
     """Remove credentials embedded in URLs (``https://user:token@host``) from text."""
     return _CREDENTIALS.sub(r"\1***@", text)

@@ -18,7 +18,7 @@ from tufrepo.checks import Finding, errors, judge_event
 from tufrepo.constants import EVENT_BRANCH_PREFIX, MAIN_BRANCH
 from tufrepo.errors import GitStateError, RejectedError, UsageError
 from tufrepo.event import SigningEvent
-from tufrepo.gitrepo import GitRepo, GitTreeStore
+from tufrepo.gitrepo import GitRepo, GitTreeStore, is_valid_branch_name
 from tufrepo.store import OverlayStore
 
 if TYPE_CHECKING:
@@ -26,23 +26,19 @@ if TYPE_CHECKING:
 
 
 def check_event_name(event: str) -> None:
-    """Event branches are ``sign/<name>``.
+    """Event branches are ``sign/<name>``, and names git accepts as branches.
 
     Raises:
-        UsageError: the name does not start with ``sign/`` or is not a valid ref.
+        UsageError: the name does not start with ``sign/`` or git refuses it
+            as a branch name (``git check-ref-format --branch``).
     """
-    name = event[len(EVENT_BRANCH_PREFIX) :]
     if (
         not event.startswith(EVENT_BRANCH_PREFIX)
-        or not name
-        or any(c in event for c in " ~^:?*[\\")
-        or ".." in event
-        or event.endswith((".lock", "/", "."))
-        or "//" in event
-        or "@{" in event
+        or not event[len(EVENT_BRANCH_PREFIX) :]
+        or not is_valid_branch_name(event)
     ):
         raise UsageError(
-            f"'{event}' is not a signing-event branch name",
+            f"{event!r} is not a signing-event branch name",
             hint="signing events are branches named sign/<something>, e.g. sign/add-release",
         )
 
