@@ -224,6 +224,13 @@ def test_hostile_app_jobs_are_refused_or_rejected(world: World, tmp_path: Path) 
                  "--add", f"{src}=../metadata/root.json", now=world.now)  # fmt: skip
     assert escape.exit_code == 4
     assert "has an empty, '.' or '..' segment" in out(escape)
+    # 1b. a dotfile beside the artifact (red team: .gitattributes changes every checkout)
+    dot = run("open-event", "sign/evil-1b", "--remote", f"file://{world.origin}",
+              "--add", f"{src}=app/.gitattributes", now=world.now)  # fmt: skip
+    assert dot.exit_code == 4
+    assert "'app/.gitattributes' is a dotfile or inside a dot-directory: not an artifact" in out(
+        dot
+    )
     # 2. a file in another application's delegated role: status shows that role
     # changed, so its own signers (not the app's) must sign it
     other = run("--json", "open-event", "sign/evil-2", "--remote", f"file://{world.origin}",

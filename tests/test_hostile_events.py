@@ -685,3 +685,27 @@ def test_signing_drops_signatures_of_keys_the_role_no_longer_lists(base: Base) -
     code, status = world.status(event)
     assert code == 0, status
     git(world.ci, "checkout", "-q", "main")
+
+
+def test_deleting_top_level_roles_is_refused(base: Base) -> None:
+    # red team: a removed role needed nobody's signature, so this was "Ready"
+    def delete(clone: Path) -> None:
+        (clone / "metadata" / "targets.json").unlink()
+        (clone / "metadata" / "releases.json").unlink()
+
+    event = _push_event(base, "delete-targets", delete)
+    code, status = base.world.status(event)
+    assert code == 4, status
+    assert "role-removed" in {f["code"] for f in status["findings"]}
+
+
+def test_a_hash_no_client_can_check_is_an_error_not_a_crash(base: Base) -> None:
+    # red team: shake_128 made hexdigest() crash (exit 1)
+    def shake(signed: dict[str, Any]) -> None:
+        signed["targets"]["top.txt"]["hashes"]["shake_128"] = "00"
+
+    event = _push_event(base, "shake-hash", edit("targets", shake))
+    code, status = base.world.status(event)
+    assert code == 4, status
+    messages = [f["message"] for f in status["findings"]]
+    assert "targets lists targets/top.txt with a hash of unknown algorithm 'shake_128'" in messages

@@ -215,3 +215,74 @@ def test_published_anchor_accepts_the_honest_successor(main: Main) -> None:
     assert world.ci_run("publish", str(main.site)).exit_code == 0
     data = json.loads((main.site / "metadata" / "timestamp.json").read_text())
     assert data["signed"]["version"] == 2
+
+
+# --- found by attacking the product (red team) ------------------------------------
+
+
+def test_a_merged_history_of_the_attackers_own_is_refused_without_force_push(main: Main) -> None:
+    # Without --anchor: the attacker's own repository becomes main's
+    # first-parent history by merging the real main as a second parent
+    # (`git merge -s ours`): a fast-forward push, no force needed.
+    world, attacker = main.world, main.attacker
+    mallory = world.user("mallory")
+    own = world.root / "own.git"
+    git(world.root, "init", "-q", "--bare", "-b", "main", str(own))
+    git(mallory.clone, "remote", "set-url", "origin", str(own))
+    git(mallory.clone, "checkout", "-q", "--orphan", "fresh")
+    git(mallory.clone, "rm", "-q", "-r", "-f", ".")
+    git(mallory.clone, "commit", "-q", "--allow-empty", "-m", "Mine")
+    git(mallory.clone, "push", "-q", "origin", "HEAD:main")
+    assert init_repo(world, mallory).exit_code == 0
+    git(mallory.clone, "fetch", "-q", "origin")
+    git(mallory.clone, "checkout", "-q", "-B", "main", "origin/sign/init")
+    online = run("-C", str(mallory.clone), "online-sign", now=world.now)
+    assert online.exit_code == 0, out(online)
+    git(mallory.clone, "fetch", "-q", str(world.origin), "main:real")
+    git(
+        mallory.clone,
+        "merge",
+        "-q",
+        "-s",
+        "ours",
+        "--allow-unrelated-histories",
+        "-m",
+        "Merge",
+        "real",
+    )
+    git(mallory.clone, "push", "-q", str(world.origin), "HEAD:main")  # a fast-forward
+    del attacker
+    result = world.ci_run("online-sign", "--push")
+    assert result.exit_code == 4, out(result)
+    assert "another repository's history was merged into main" in out(result)
+
+
+def test_deleting_snapshot_and_timestamp_on_main_is_refused(main: Main) -> None:
+    # online-sign would otherwise recreate them at version 1: a rollback signed by CI
+    for role in ("snapshot", "timestamp"):
+        (main.attacker / "metadata" / f"{role}.json").unlink()
+    main.commit("Remove the online roles")
+    result = main.world.ci_run("online-sign", "--push", "--anchor", str(main.site))
+    assert result.exit_code == 4, out(result)
+    assert "metadata/snapshot.json is missing: top-level roles stay" in out(result)
+
+
+def test_a_mirror_serving_another_repository_is_refused(main: Main, tmp_path: Path) -> None:
+    # a hostile mirror: a published site that is not one of main's online-signed states
+    other = World(tmp_path / "other")
+    (other.root / "keys").mkdir(parents=True)
+    (other.root / "keys" / "online.pem").write_bytes(CryptoSigner.generate_ed25519().private_bytes)
+    git(other.root, "init", "-q", "--bare", "-b", "main", "origin.git")
+    seed = other.root / "seed"
+    git(other.root, "clone", "-q", str(other.origin), str(seed))
+    git(seed, "commit", "-q", "--allow-empty", "-m", "Initial commit")
+    git(seed, "push", "-q", "origin", "main")
+    git(other.root, "clone", "-q", str(other.origin), str(other.ci))
+    assert init_repo(other, other.user("eve")).exit_code == 0
+    other.merge("sign/init")
+    assert other.ci_run("online-sign", "--push").exit_code == 0
+    fake = tmp_path / "fake-site"
+    assert other.ci_run("publish", str(fake)).exit_code == 0
+    result = main.world.ci_run("online-sign", "--push", "--anchor", str(fake))
+    assert result.exit_code == 4, out(result)
+    assert "the published timestamp.json is not an online-signed state of main" in out(result)

@@ -19,17 +19,18 @@ Not for: the rules themselves (:mod:`tufrepo.checks`).
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tuf.api.exceptions import DownloadError, DownloadHTTPError, DownloadLengthMismatchError
 from tuf.api.metadata import Root
 
 from tufrepo import fields, layout
 from tufrepo.checks import Finding, Severity, errors, judge_main, warnings
-from tufrepo.constants import ROOT, SNAPSHOT, TIMESTAMP
+from tufrepo.checks.findings import unique
+from tufrepo.client import DeadlineFetcher
+from tufrepo.constants import ROOT, ROOT_HISTORY_DIR, SNAPSHOT, TIMESTAMP
 from tufrepo.errors import GitStateError, MetadataError, RejectedError, UsageError
 from tufrepo.gitrepo import GitTreeStore
 from tufrepo.repository import MAX_METADATA_BYTES, TufRepository, parse_metadata
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from tufrepo.store import Store
 
 MAX_ROOT_VERSIONS = 10_000
-FETCH_TIMEOUT = 30.0
+FETCH_TIMEOUT = 120.0  # seconds for reading the whole published anchor
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,9 @@ class MainVerdict:
     anchor: str
 
 
-def published_store(source: str, *, timeout: float = FETCH_TIMEOUT) -> OverlayStore | None:
+def published_store(
+    source: str, *, timeout: float = FETCH_TIMEOUT, clock: Callable[[], float] | None = None
+) -> OverlayStore | None:
     """The published metadata at ``source`` (URL or directory), as a checkout-layout store.
 
     Returns:
@@ -64,7 +67,7 @@ def published_store(source: str, *, timeout: float = FETCH_TIMEOUT) -> OverlaySt
         GitStateError: the site cannot be reached (not a missing file).
         MetadataError: published metadata does not parse.
     """
-    get = _url_reader(source, timeout) if "://" in source else _dir_reader(Path(source))
+    get = _url_reader(source, timeout, clock) if "://" in source else _dir_reader(Path(source))
     timestamp = get("timestamp.json")
     if timestamp is None:
         return None
@@ -109,29 +112,31 @@ def _dir_reader(directory: Path) -> Callable[[str], bytes | None]:
     return read
 
 
-def _url_reader(base: str, timeout: float) -> Callable[[str], bytes | None]:
+def _url_reader(
+    base: str, timeout: float, clock: Callable[[], float] | None
+) -> Callable[[str], bytes | None]:
     if not base.startswith(("https://", "http://")):
         raise UsageError(f"--anchor {base}: only http(s) URLs and directories are supported")
     base = base.rstrip("/")
+    # One deadline for the whole read: a mirror trickling bytes must not hang CI.
+    fetcher = DeadlineFetcher(timeout, clock=clock)
 
     def read(name: str) -> bytes | None:
         try:
-            with urllib.request.urlopen(f"{base}/{name}", timeout=timeout) as response:  # noqa: S310 - scheme checked above
-                data = bytes(response.read(MAX_METADATA_BYTES + 1))
-        except urllib.error.HTTPError as e:
-            if e.code == 404:
+            return fetcher.download_bytes(f"{base}/{name}", MAX_METADATA_BYTES)
+        except DownloadHTTPError as e:
+            if e.status_code == 404:
                 return None
             raise GitStateError(
-                f"cannot read the published metadata {base}/{name}: HTTP {e.code}"
+                f"cannot read the published metadata {base}/{name}: HTTP {e.status_code}"
             ) from e
-        except (urllib.error.URLError, OSError) as e:
+        except DownloadLengthMismatchError as e:
+            raise MetadataError(f"{base}/{name} is larger than {MAX_METADATA_BYTES} bytes") from e
+        except (DownloadError, OSError) as e:
             raise GitStateError(
-                f"cannot reach the published metadata at {base}: {e}",
-                hint="check the URL, or judge main from its history without --anchor",
+                f"cannot read the published metadata at {base}: {e}",
+                hint="check the URL and the site; --anchor-timeout allows more time",
             ) from e
-        if len(data) > MAX_METADATA_BYTES:
-            raise MetadataError(f"{base}/{name} is larger than {MAX_METADATA_BYTES} bytes")
-        return data
 
     return read
 
@@ -147,6 +152,10 @@ def judge_main_state(
 ) -> MainVerdict:
     """Judge main (``repo`` over ``files``, at commit ``rev``) from its anchor.
 
+    With published metadata, main is judged from it *and* from its history: the
+    published anchor catches a rewritten history, the history catches a
+    hostile mirror; both must hold.
+
     Args:
         repo: main's metadata as it is now (work tree or commit).
         files: main's files (None: metadata only).
@@ -156,20 +165,61 @@ def judge_main_state(
         anchor_source: published metadata (URL or directory), or None for history.
         now: the time of the judgement.
     """
-    if anchor_source is not None:
-        published = published_store(anchor_source)
-        if published is not None:
-            head = TufRepository(OverlayStore(repo.store), now=now, known_good=published)
-            return MainVerdict(
-                judge_main(head, files, published, now=now),
-                f"published metadata at {anchor_source}",
-            )
+    published = published_store(anchor_source) if anchor_source is not None else None
+    findings, history = _judge_history(repo, files, git=git, rev=rev, now=now, published=published)
+    source = f"published metadata at {anchor_source} ({history})" if published else history
+    return MainVerdict(unique(findings), source)
+
+
+def _judge_history(
+    repo: TufRepository,
+    files: Store | None,
+    *,
+    git: GitRepo,
+    rev: str | None,
+    now: datetime,
+    published: Store | None,
+) -> tuple[list[Finding], str]:
+    """Walk main's online-signed states from the anchor, then judge the work tree.
+
+    The anchor is the published state when there is one, which must be one of
+    main's online-signed states (attack: a hostile mirror serving metadata of
+    its own, or a main rewritten after publishing); else main's first
+    online-signed state in this format.
+    """
     findings: list[Finding] = []
+    checkpoints = [
+        sha
+        for sha, _ in (git.first_parent_changes(rev, layout.role_path(TIMESTAMP)) if rev else [])
+    ]
     previous: Store | None = None
     last = None
+    if published is not None:
+        stamp = published.read(layout.role_path(TIMESTAMP))
+        start = next(
+            (
+                i
+                for i in range(len(checkpoints) - 1, -1, -1)
+                if GitTreeStore(git, checkpoints[i]).read(layout.role_path(TIMESTAMP)) == stamp
+            ),
+            None,
+        )
+        previous = published
+        if start is None:
+            findings.append(
+                Finding(
+                    TIMESTAMP,
+                    "published-not-in-history",
+                    "the published timestamp.json is not an online-signed state of main: "
+                    "main was rewritten after publishing, or the site is not this repository's",
+                )
+            )
+            checkpoints = []
+        else:
+            last = checkpoints[start]
+            checkpoints = checkpoints[start + 1 :]
     before_format = []
-    checkpoints = git.first_parent_changes(rev, layout.role_path(TIMESTAMP)) if rev else []
-    for sha, _ in checkpoints:
+    for sha in checkpoints:
         state = GitTreeStore(git, sha)
         if state.read(layout.role_path(TIMESTAMP)) is None:
             continue  # timestamp removed: nothing published from here
@@ -196,6 +246,8 @@ def judge_main_state(
                 Severity.WARNING,
             )
         )
+    if rev is not None:
+        findings += _merged_histories(git, rev, repo.store)
     head = TufRepository(OverlayStore(repo.store), now=now, known_good=previous)
     findings += judge_main(head, files, previous, now=now)
     source = (
@@ -203,7 +255,40 @@ def judge_main_state(
         if last
         else "main's first state (never online-signed)"
     )
-    return MainVerdict(findings, source)
+    return findings, source
+
+
+def _merged_histories(git: GitRepo, rev: str, head: Store) -> list[Finding]:
+    """Online-signed states off the first-parent chain must share main's root history.
+
+    Attack: with push rights (no force push), a history of the attacker's own
+    becomes main's first-parent chain by merging the real main into it as a
+    second parent (``git merge -s ours``); the real online-signed states are
+    then off the chain the history anchor walks.  Honest histories have such
+    states too (main merged into an event branch), but their root history is
+    always a prefix of main's.
+    """
+    chain = git.first_parent_chain(rev)
+    findings = []
+    for sha in git.all_changes(rev, layout.role_path(TIMESTAMP)):
+        if sha in chain:
+            continue
+        state = GitTreeStore(git, sha)
+        if not _in_format(state):
+            continue
+        for entry in state.walk(ROOT_HISTORY_DIR):
+            if head.read(entry.path) != state.read(entry.path):
+                findings.append(
+                    Finding(
+                        ROOT,
+                        "history-merged",
+                        f"main's history holds the online-signed state {sha[:7]} whose "
+                        f"{entry.path} differs from main's: another repository's history "
+                        "was merged into main",
+                    )
+                )
+                break
+    return findings
 
 
 def _in_format(state: Store) -> bool:

@@ -273,6 +273,15 @@ class GitRepo:
         out = self._git("log", "--first-parent", "--reverse", "--format=%H %ct", rev, "--", path)
         return [(ln[:40], int(ln[41:])) for ln in out.splitlines() if ln]
 
+    def all_changes(self, rev: str, path: str) -> list[str]:
+        """Every commit reachable from ``rev`` (all parents) that changed ``path``."""
+        out = self._git("log", "--full-history", "--format=%H", rev, "--", path)
+        return [ln for ln in out.splitlines() if ln]
+
+    def first_parent_chain(self, rev: str) -> set[str]:
+        """Every commit on ``rev``'s first-parent chain."""
+        return set(self._git("rev-list", "--first-parent", rev).split())
+
     def commit_time(self, rev: str) -> int:
         """The committer time of ``rev`` (seconds since the epoch)."""
         return int(self._git("log", "-1", "--format=%ct", rev).strip())

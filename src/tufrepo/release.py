@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from tufrepo.constants import EVENT_BRANCH_PREFIX, TARGETS_DIR
 from tufrepo.errors import RejectedError, UsageError
-from tufrepo.targets import update_targets
+from tufrepo.targets import is_artifact_path, update_targets
 
 if TYPE_CHECKING:
     from tufrepo.event import SigningEvent
@@ -112,6 +112,13 @@ def stage_artifacts(
     existing = {e.path for e in store.walk(TARGETS_DIR)}
     for path in [*adds, *removes]:
         check_target_path(path)
+        if not is_artifact_path(path):
+            # Attack: a release token adding .gitattributes (or any dotfile)
+            # beside its artifact: not an artifact, so no signer is shown it.
+            raise RejectedError(
+                f"target path {path!r} is a dotfile or inside a dot-directory: not an artifact",
+                hint="artifacts are regular files whose path has no component starting with '.'",
+            )
         link = _symlinked_parent(store, path)
         if link is not None:
             raise RejectedError(f"target path {path!r} goes through the symlink {link}")

@@ -435,6 +435,10 @@ def _entries_match(
             if why is None:
                 continue
             problem = f"{role} lists targets/{path} with {why}"
+            if "unknown algorithm" in why:
+                # No client could check it: never just "waiting".
+                findings.append(Finding(role, "targets-mismatch", problem))
+                continue
         if mismatch is Severity.WAITING:
             problem += " (run update-targets)"
         findings.append(Finding(role, "targets-mismatch", problem, mismatch))

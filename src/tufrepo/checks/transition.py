@@ -45,8 +45,16 @@ from tufrepo.checks.rules import (
     tree_rules,
     version_rule,
 )
-from tufrepo.constants import METADATA_DIR, ONLINE_ROLES, ROOT, TARGETS_DIR
+from tufrepo.constants import (
+    METADATA_DIR,
+    ONLINE_ROLES,
+    ROOT,
+    TARGETS,
+    TARGETS_DIR,
+    TOP_LEVEL_ROLES,
+)
 from tufrepo.errors import MetadataError
+from tufrepo.targets import is_artifact_path
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -79,6 +87,7 @@ def judge_event(
     for role in ONLINE_ROLES:
         findings += guard(role, _online_unchanged, event, role)
     findings += check_history(event.known_good, event.store, final_pending=True)
+    findings += _top_level_kept(event.known_good, event.store, (ROOT, TARGETS))
     if changed_files is not None:
         findings += _outside_changes(changed_files, refuse=refuse_outside)
     for role in event.changed_roles():
@@ -108,6 +117,7 @@ def judge_main(
     if any(f.code == "malformed" for f in findings):
         return findings
     findings += guard(ROOT, _root_state, repo)
+    findings += _top_level_kept(anchor, repo.store, TOP_LEVEL_ROLES if anchor else (ROOT, TARGETS))
     changed = _changed_roles(repo, anchor)
     for role in ONLINE_ROLES:
         if role in changed:
@@ -150,6 +160,22 @@ def _changed_roles(repo: TufRepository, anchor: Store | None) -> set[str]:
         if role and (anchor is None or anchor.read(entry.path) != repo.store.read(entry.path)):
             changed.add(role)
     return changed
+
+
+def _top_level_kept(
+    known_good: Store | None, store: Store, roles: tuple[str, ...]
+) -> list[Finding]:
+    # Attack: deleting a top-level role file. A removed role needs nobody's
+    # signature, yet root still delegates it: status would say ready, and
+    # online-sign would recreate snapshot/timestamp from version 1 (a rollback).
+    findings = []
+    for role in roles:
+        path = layout.role_path(role)
+        if store.read(path) is None and (known_good is None or known_good.read(path) is not None):
+            findings.append(
+                Finding(role, "role-removed", f"{path} is missing: top-level roles stay")
+            )
+    return findings
 
 
 def _root_state(repo: TufRepository) -> list[Finding]:
@@ -209,7 +235,12 @@ def _outside_changes(changed_files: list[str], *, refuse: bool) -> list[Finding]
     # this (a workflow update beside a key change), so by default signers are
     # warned prominently instead.
     outside = sorted(
-        p for p in changed_files if not p.startswith((f"{METADATA_DIR}/", f"{TARGETS_DIR}/"))
+        p
+        for p in changed_files
+        if not p.startswith((f"{METADATA_DIR}/", f"{TARGETS_DIR}/"))
+        # dotfiles under targets/ are not artifacts: nobody signs them (.gitattributes
+        # can still change how every artifact is checked out)
+        or (p.startswith(f"{TARGETS_DIR}/") and not is_artifact_path(p[len(TARGETS_DIR) + 1 :]))
     )
     if not outside:
         return []
@@ -218,7 +249,7 @@ def _outside_changes(changed_files: list[str], *, refuse: bool) -> list[Finding]
         Finding(
             "",
             "outside-change",
-            f"the event also changes files outside metadata/ and targets/: {shown}; "
+            f"the event also changes files that are not metadata or artifacts: {shown}; "
             "review them: signing vouches only for metadata",
             Severity.ERROR if refuse else Severity.WARNING,
         )
