@@ -1,13 +1,20 @@
 """The package's architecture, checked: no import cycles between tufrepo's modules.
 
-Only imports that run when a module loads count (module level, outside
-``if TYPE_CHECKING:``); an import inside a function is a deliberate lazy load.
-Run alone with ``pytest tests/test_architecture.py``.
+``test_no_import_cycles`` counts only imports that run when a module loads
+(module level, outside ``if TYPE_CHECKING:``); ``test_no_import_cycles_counting_lazy_imports``
+counts every import statement, including deliberate lazy loads inside
+functions, so that a lazy import never hides a cycle (issue #12: the signer
+backends and their registry imported each other). The signer registry loads
+its backends by module name, never by an import statement, and the backends
+import only ``tufrepo.signers.base``. Run alone with ``pytest tests/test_architecture.py``.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
+import subprocess
+import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src"
@@ -38,13 +45,30 @@ def _load_time_imports(tree: ast.Module, package: str) -> set[str]:
     return {name for name in found if name.startswith("tufrepo")}
 
 
-def import_graph() -> dict[str, set[str]]:
-    """Module -> the tufrepo modules it imports when it loads."""
+def _all_imports(tree: ast.Module, package: str) -> set[str]:
+    """Every tufrepo module an import statement anywhere in ``tree`` names (lazy ones too)."""
+    found: set[str] = set()
+    for sub in ast.walk(tree):
+        if isinstance(sub, ast.Import):
+            found.update(a.name for a in sub.names)
+        elif isinstance(sub, ast.ImportFrom):
+            base = sub.module or ""
+            if sub.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - sub.level + 1])
+                base = f"{base}.{sub.module}" if sub.module else base
+            found.add(base)
+            found.update(f"{base}.{a.name}" for a in sub.names)
+    return {name for name in found if name.startswith("tufrepo")}
+
+
+def import_graph(*, lazy: bool = False) -> dict[str, set[str]]:
+    """Module -> the tufrepo modules it imports when it loads (``lazy``: or ever)."""
     modules = {_module_name(p): p for p in SRC.rglob("*.py")}
     graph = {}
     for name, path in modules.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        imported = _load_time_imports(ast.parse(path.read_text()), package)
+        tree = ast.parse(path.read_text())
+        imported = _all_imports(tree, package) if lazy else _load_time_imports(tree, package)
         graph[name] = {m for m in imported if m in modules and m != name}
     return graph
 
@@ -80,3 +104,63 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 def test_no_import_cycles() -> None:
     cycles = find_cycles(import_graph())
     assert not cycles, "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_no_import_cycles_counting_lazy_imports() -> None:
+    graph = import_graph(lazy=True)
+    assert "tufrepo.signers.base" in graph["tufrepo.signers.hsm"], "lazy imports are counted"
+    cycles = find_cycles(graph)
+    assert not cycles, "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_signer_backends_import_the_base_not_the_registry() -> None:
+    from tufrepo.signers import BACKENDS  # noqa: PLC0415
+    from tufrepo.signers.base import Backend  # noqa: PLC0415
+
+    graph = import_graph(lazy=True)
+    assert set(BACKENDS.values()) >= {"tufrepo.signers.file", "tufrepo.signers.hsm"}
+    for module_name in sorted(set(BACKENDS.values())):
+        assert "tufrepo.signers" not in graph[module_name], f"{module_name} imports the registry"
+        assert "tufrepo.signers.base" in graph[module_name]
+        assert isinstance(importlib.import_module(module_name).BACKEND, Backend)
+
+
+def test_the_cli_loads_no_signer_backend() -> None:
+    # The registry imports a backend only when a URI of its scheme is used, so
+    # sigstore-python stays unloaded too. (securesystemslib.signer itself imports
+    # every installed KMS SDK and python-pkcs11 when it loads: not ours to avoid.)
+    code = (
+        "import sys, tufrepo.cli, tufrepo.cli.common, tufrepo.signers\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('tufrepo.signers.', 'sigstore'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "['tufrepo.signers.base']"
+
+
+def _asks_the_user(node: ast.AST) -> str | None:
+    """What in ``node`` reads the terminal: stdin, getpass, input() or click."""
+    if isinstance(node, ast.Attribute) and node.attr == "stdin":
+        return "stdin"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "input":
+        return "input()"
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
+        for name in names:
+            if name and name.split(".")[0] in ("getpass", "click"):
+                return f"import {name}"
+    return None
+
+
+def test_the_library_never_reads_stdin_or_prompts() -> None:
+    # Guideline 11 and issue #12: the CLI supplies the SecretsHandler and decides
+    # how to ask for a PIN; the library never falls back to stdin itself.
+    library = [p for p in SRC.rglob("*.py") if "cli" not in p.relative_to(SRC).parts]
+    offenders = [
+        f"{p.relative_to(SRC)}:{node.lineno}: {found}"
+        for p in library
+        for node in ast.walk(ast.parse(p.read_text()))
+        if (found := _asks_the_user(node)) and isinstance(node, ast.stmt | ast.expr)
+    ]
+    assert not offenders, offenders

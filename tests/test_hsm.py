@@ -26,8 +26,8 @@ import pytest
 from conftest import World, git, out, run
 from softhsm import P521_KEY_ID, PIN, RSA_KEY_ID, SoftHSM, softhsm, write_conf
 
-from tufrepo import hsm
 from tufrepo.errors import SignerUnavailableError, UsageError
+from tufrepo.signers import hsm
 
 __all__ = ["softhsm"]  # the session fixture, used by name below
 

@@ -38,8 +38,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, utils
 from securesystemslib import signer as sslib_signer
 from securesystemslib.signer import CryptoSigner, Key, SecretsHandler, Signature, Signer
 
-from tufrepo import kms
 from tufrepo.errors import SignerUnavailableError, UsageError
+from tufrepo.signers import kms
 
 GCP_URI = "gcpkms:projects/tuf/locations/global/keyRings/ci/cryptoKeys/online/cryptoKeyVersions/1"
 AWS_ACCOUNT = "111122223333"

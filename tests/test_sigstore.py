@@ -181,14 +181,14 @@ def test_a_wrong_identity_or_issuer_never_counts(world: World, sigstore: FakeSig
             "from pathlib import Path\n"
             "from sigstore.oidc import IdentityToken\n"
             "from tuf.api.metadata import Metadata\n"
-            "from tufrepo import sigstore_keys\n"
+            "from tufrepo.signers import sigstore as sigstore_backend\n"
             "from tufrepo.repository import serialize\n"
-            "sigstore_keys.register(Path(sys.argv[1]))\n"
+            "sigstore_backend.register(Path(sys.argv[1]))\n"
             "path = Path('metadata/targets.json')\n"
             "md = Metadata.from_bytes(path.read_bytes())\n"
             "root = Metadata.from_bytes(Path('metadata/root.json').read_bytes()).signed\n"
             "key = next(k for k in root.keys.values() if k.unrecognized_fields.get('x-tuf-on-ci-keyowner') == '@bob')\n"
-            "signer = sigstore_keys.InstanceSigstoreSigner(IdentityToken(sys.argv[2]), key)\n"
+            "signer = sigstore_backend.InstanceSigstoreSigner(IdentityToken(sys.argv[2]), key)\n"
             "md.sign(signer, append=True)\n"
             "path.write_bytes(serialize(md))\n"
         )
@@ -217,6 +217,6 @@ def test_a_wrong_identity_or_issuer_never_counts(world: World, sigstore: FakeSig
     ],
 )
 def test_online_identity_is_derived_from_the_remote(remote: str) -> None:
-    from tufrepo.sigstore_keys import workflow_identity  # noqa: PLC0415
+    from tufrepo.signers.sigstore import workflow_identity  # noqa: PLC0415
 
     assert workflow_identity(remote) == WORKFLOW

@@ -47,8 +47,8 @@ from sigstore.verify import Verifier
 from sigstore.verify.policy import Identity
 from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp
 
-from tufrepo import sigstore_keys
 from tufrepo.repository import serialize
+from tufrepo.signers import sigstore as sigstore_backend
 
 BOB = "bob@example.com"
 TREE_FILE = "sigstore-trust-config.json"
@@ -299,7 +299,7 @@ def signed(honest: FakeSigstore, monkeypatch: pytest.MonkeyPatch) -> tuple[Key, 
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     payload = b"signed bytes"
     bundle = sign_with(honest, BOB, payload)
-    _, key = sigstore_keys.enrol_person(mint_token(BOB, GOOGLE_ISSUER))
+    _, key = sigstore_backend.enrol_person(mint_token(BOB, GOOGLE_ISSUER))
     signature = Signature(key.keyid, bundle["messageSignature"]["signature"], {"bundle": bundle})
     return key, signature, payload
 
@@ -319,10 +319,10 @@ def unreachable(monkeypatch: pytest.MonkeyPatch) -> Iterator[DeadProxy]:
 @pytest.fixture
 def instance() -> Iterator[None]:
     """Forget this process's decision about the Sigstore instance before and after."""
-    sigstore_keys._trust_config.cache_clear()  # the per-process decision
+    sigstore_backend._trust_config.cache_clear()  # the per-process decision
     yield
-    sigstore_keys._trust_config.cache_clear()
-    sigstore_keys.register(None)
+    sigstore_backend._trust_config.cache_clear()
+    sigstore_backend.register(None)
 
 
 def test_offline_production_is_tried_once_with_one_warning(
@@ -332,18 +332,18 @@ def test_offline_production_is_tried_once_with_one_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     key, signature, payload = signed
-    sigstore_keys.register(None)
+    sigstore_backend.register(None)
     caplog.set_level(logging.WARNING)
-    first = sigstore_keys.trust_config()
+    first = sigstore_backend.trust_config()
     for _ in range(3):
         # made at another instance than production: invalid, not "no trust root"
         with pytest.raises(UnverifiedSignatureError) as raised:
             key.verify_signature(signature, payload)
         assert "TUF" not in str(raised.value.__cause__)
-    assert sigstore_keys.trust_config() is first, "the decision is kept for the process"
+    assert sigstore_backend.trust_config() is first, "the decision is kept for the process"
     assert unreachable.connections == 1
     assert [(r.name, r.levelname) for r in caplog.records] == [
-        ("tufrepo.sigstore_keys", "WARNING")
+        ("tufrepo.signers.sigstore", "WARNING")
     ]
     message = caplog.records[0].getMessage()
     assert "\n" not in message
@@ -368,7 +368,7 @@ def test_offline_production_uses_the_cached_trust_root(
     (cache / "signing_config.v0.2.json").write_text(json.dumps(config["signingConfig"]))
     honest.stop()
     key, signature, payload = signed
-    sigstore_keys.register(None)
+    sigstore_backend.register(None)
     caplog.set_level(logging.WARNING)
     key.verify_signature(signature, payload)
     key.verify_signature(signature, payload)
@@ -388,7 +388,7 @@ def test_a_pinned_trust_config_never_touches_the_network(
     pinned = honest.write_trust_config(tmp_path / "pinned.json")
     honest.stop()
     key, signature, payload = signed
-    sigstore_keys.register(pinned)
+    sigstore_backend.register(pinned)
     caplog.set_level(logging.WARNING)
     key.verify_signature(signature, payload)
     assert unreachable.connections == 0
@@ -444,7 +444,7 @@ def test_the_trust_root_is_refreshed_through_tuf_one_request_each(
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        refreshed = sigstore_keys.refresh_trust_config(
+        refreshed = sigstore_backend.refresh_trust_config(
             url, root, tmp_path / "metadata", tmp_path / "cache"
         )
     finally:

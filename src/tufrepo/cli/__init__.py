@@ -136,9 +136,9 @@ def cli(
     ctx.obj = app
     ctx.call_on_close(app.close)
     # One Sigstore instance for the whole process, chosen before any metadata is parsed.
-    from tufrepo import sigstore_keys  # noqa: PLC0415 - keeps --version and --help fast
+    from tufrepo.signers import sigstore  # noqa: PLC0415 - keeps --version and --help fast
 
-    sigstore_keys.register(_trust_config(sigstore_trust_config))
+    sigstore.register(_trust_config(sigstore_trust_config))
 
 
 def _trust_config(option: Path | None) -> Path | None:

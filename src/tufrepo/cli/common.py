@@ -117,9 +117,9 @@ def user_key(app: App, key_uri: str | None, settings: Settings | None = None) ->
         "Signer URI of your key (e.g. file2:key.pem, hsm, sigstore)", missing="--key URI"
     )
     if uri in ("sigstore", "sigstore:?ambient=false"):
-        from tufrepo import sigstore_keys  # noqa: PLC0415 - sigstore loads only when used
+        from tufrepo.signers import sigstore  # noqa: PLC0415 - sigstore loads only when used
 
-        return sigstore_keys.enrol_person(app.env(SIGSTORE_TOKEN_ENV))[1]
+        return sigstore.enrol_person(app.env(SIGSTORE_TOKEN_ENV))[1]
     return import_key(app, uri, settings)
 
 
@@ -137,13 +137,11 @@ def online_key_from(
     Actions (derived from the pull remote's URL, or --sigstore-identity/-issuer).
     """
     if uri in ("sigstore", "sigstore:"):
-        from tufrepo import sigstore_keys  # noqa: PLC0415 - sigstore loads only when used
+        from tufrepo.signers import sigstore  # noqa: PLC0415 - sigstore loads only when used
 
         if identity is None:
-            identity = sigstore_keys.workflow_identity(app.git().remote_url(remote))
-        signer_uri, key = sigstore_keys.enrol_workflow(
-            identity, issuer or sigstore_keys.GITHUB_ISSUER
-        )
+            identity = sigstore.workflow_identity(app.git().remote_url(remote))
+        signer_uri, key = sigstore.enrol_workflow(identity, issuer or sigstore.GITHUB_ISSUER)
         return fields.online_key(key, signer_uri)
     return fields.online_key(import_key(app, uri), uri)
 

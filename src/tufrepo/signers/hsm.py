@@ -45,7 +45,7 @@ from urllib import parse
 from securesystemslib.signer import HSMSigner, Signer
 
 from tufrepo.errors import SignerUnavailableError, UsageError
-from tufrepo.signers import WrappedSigner, same_key
+from tufrepo.signers.base import Backend, WrappedSigner, same_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -404,3 +404,11 @@ def load_signer(
     if not isinstance(inner, HSMSigner):  # pragma: no cover - securesystemslib's contract
         raise SignerUnavailableError(f"unexpected signer {type(inner).__name__} for {uri}")
     return TokenSigner(inner, path, selected)
+
+
+BACKEND = Backend(
+    import_key=lambda uri, context: import_key(uri, library=context.pykcs11lib),
+    load_signer=lambda uri, key, secrets_handler, context: load_signer(
+        uri, key, secrets_handler, library=context.pykcs11lib
+    ),
+)

@@ -12,7 +12,10 @@ per process with one try per request; when that fails (offline), one warning
 and the copy sigstore-python keeps in its cache (seeded from the one it
 embeds).  A chosen instance is read from its file and never touches the network.
 
-sigstore-python itself is imported only when a Sigstore key is used.
+sigstore-python itself is imported only when a Sigstore key is used.  Keys are
+enrolled with :func:`enrol_person` and :func:`enrol_workflow`, not from a URI;
+``BACKEND`` opens signers for ``sigstore:`` URIs (the registry in
+``tufrepo.signers`` loads this module for them).
 
 Not for: deciding who may sign (policy is in the metadata), prompting, printing.
 """
@@ -42,12 +45,15 @@ from tuf.ngclient.fetcher import FetcherInterface
 
 from tufrepo import __version__
 from tufrepo.errors import ConfigError, SignerUnavailableError, UsageError
+from tufrepo.signers.base import Backend, signer_from_uri
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from securesystemslib.signer import Key, SecretsHandler
+    from securesystemslib.signer import Key, SecretsHandler, Signer
+
+    from tufrepo.signers.base import SignerContext
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 ONLINE_WORKFLOW = ".github/workflows/online-sign.yml"
@@ -386,3 +392,25 @@ def enrol_workflow(identity: str, issuer: str = GITHUB_ISSUER) -> tuple[str, Key
 def is_sigstore(key: Key) -> bool:
     """True for Sigstore identity keys (most non-Python clients cannot verify them)."""
     return key.keytype == SigstoreKey.DEFAULT_KEY_TYPE
+
+
+def load_signer(
+    uri: str, key: Key, secrets_handler: SecretsHandler | None, context: SignerContext
+) -> Signer:
+    """A signer for the Sigstore identity ``key``.
+
+    ``sigstore:?ambient=false`` signs with ``context.sigstore_token`` when
+    given, instead of a browser sign-in; otherwise the signer registered for
+    the scheme (by :func:`register`) is used.
+
+    Raises:
+        SignerUnavailableError: the token is not for ``key``'s identity, or
+            the signer cannot be opened.
+    """
+    if context.sigstore_token and "ambient=false" in uri:
+        return InstanceSigstoreSigner.with_token(context.sigstore_token, key)
+    return signer_from_uri(uri, key, secrets_handler)
+
+
+# Sigstore identities are enrolled by enrol_person / enrol_workflow, not imported from a URI.
+BACKEND = Backend(import_key=None, load_signer=load_signer)

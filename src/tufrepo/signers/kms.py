@@ -20,10 +20,11 @@ failure (credentials, permissions, no such key, unsupported key type), is a
 message on one line (never a traceback) and a hint about the extra or the
 permission needed.
 
-This module imports no SDK and names a backend class only when its scheme is
-used. (securesystemslib itself imports every installed SDK when
-``securesystemslib.signer`` is first imported, which ``tufrepo.signers``
-already does.)
+This module imports no SDK and names a securesystemslib signer class only
+when its scheme is used. (securesystemslib itself imports every installed SDK
+when ``securesystemslib.signer`` is first imported, which
+``tufrepo.signers.base`` already does.) It is this package's backend for the
+four schemes (``BACKEND``), loaded by the registry in ``tufrepo.signers``.
 
 Not for: authentication (each SDK uses its usual ambient credentials), key
 creation, or choosing the online key's roles.
@@ -40,7 +41,7 @@ from securesystemslib.exceptions import UnsupportedAlgorithmError, UnsupportedLi
 from securesystemslib.signer import Signer
 
 from tufrepo.errors import SignerUnavailableError, UsageError
-from tufrepo.signers import WrappedSigner
+from tufrepo.signers.base import Backend, WrappedSigner
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -49,8 +50,8 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Backend:
-    """One KMS scheme: its extra, URI form and what its credentials need."""
+class Service:
+    """One KMS scheme's service: its extra, URI form and what its credentials need."""
 
     scheme: str
     extra: str
@@ -60,8 +61,8 @@ class Backend:
     sign_permission: str  # needed by the online signer
 
 
-BACKENDS = {
-    "gcpkms": Backend(
+SERVICES = {
+    "gcpkms": Service(
         "gcpkms",
         "gcpkms",
         "gcpkms:projects/<project>/locations/<location>/keyRings/<ring>/cryptoKeys/<key>/cryptoKeyVersions/<version>",
@@ -69,7 +70,7 @@ BACKENDS = {
         "the role roles/cloudkms.publicKeyViewer",
         "the role roles/cloudkms.signer",
     ),
-    "awskms": Backend(
+    "awskms": Service(
         "awskms",
         "awskms",
         "awskms:<key id | key ARN | alias/<name> | alias ARN>",
@@ -77,7 +78,7 @@ BACKENDS = {
         "kms:GetPublicKey",
         "kms:Sign",
     ),
-    "azurekms": Backend(
+    "azurekms": Service(
         "azurekms",
         "azurekms",
         "azurekms://<vault>.vault.azure.net/keys/<name>/<version>",
@@ -85,7 +86,7 @@ BACKENDS = {
         "the Key Vault Crypto User role",
         "the Key Vault Crypto User role",
     ),
-    "hv": Backend(
+    "hv": Service(
         "hv",
         "vault",
         "hv:<transit key name>/<version>",
@@ -113,19 +114,19 @@ _MAX_MESSAGE = 300
 class _Request:
     """A parsed URI: how to import its key, and whether the URI pins a key version."""
 
-    backend: Backend
+    service: Service
     call: Callable[[], tuple[str, SSlibKey]]
     versioned: bool = True
 
 
-def _backend(uri: str) -> Backend:
+def _service(uri: str) -> Service:
     scheme = uri.split(":", 1)[0]
-    if ":" not in uri or scheme not in BACKENDS:
+    if ":" not in uri or scheme not in SERVICES:
         raise UsageError(
             f"'{uri}' is not a KMS key URI",
-            hint="use one of: " + ", ".join(b.form for b in BACKENDS.values()),
+            hint="use one of: " + ", ".join(b.form for b in SERVICES.values()),
         )
-    return BACKENDS[scheme]
+    return SERVICES[scheme]
 
 
 def _parse(uri: str) -> _Request:
@@ -136,20 +137,20 @@ def _parse(uri: str) -> _Request:
     """
     from securesystemslib import signer  # noqa: PLC0415 - a backend only when its URI is used
 
-    backend = _backend(uri)
+    service = _service(uri)
     rest = uri.split(":", 1)[1]
     malformed = UsageError(
-        f"'{uri}' is not a valid {backend.scheme} key URI", hint=f"expected {backend.form}"
+        f"'{uri}' is not a valid {service.scheme} key URI", hint=f"expected {service.form}"
     )
-    if backend.scheme == "gcpkms":
+    if service.scheme == "gcpkms":
         if not _GCP.fullmatch(rest):
             raise malformed
-        return _Request(backend, lambda: signer.GCPSigner.import_(rest))
-    if backend.scheme == "awskms":
+        return _Request(service, lambda: signer.GCPSigner.import_(rest))
+    if service.scheme == "awskms":
         if not _AWS.fullmatch(rest):
             raise malformed
-        return _Request(backend, lambda: signer.AWSSigner.import_(rest))
-    if backend.scheme == "azurekms":
+        return _Request(service, lambda: signer.AWSSigner.import_(rest))
+    if service.scheme == "azurekms":
         parsed = parse.urlparse(uri)
         vault = _AZURE_VAULT.fullmatch(parsed.netloc)
         parts = parsed.path.split("/")[1:]  # /keys/<name>[/<version>]
@@ -163,7 +164,7 @@ def _parse(uri: str) -> _Request:
         ):
             raise malformed
         return _Request(
-            backend,
+            service,
             lambda: signer.AzureSigner.import_(vault.group(1), parts[1]),
             versioned=len(parts) == 3,
         )
@@ -171,7 +172,7 @@ def _parse(uri: str) -> _Request:
     if not match:
         raise malformed
     return _Request(
-        backend,
+        service,
         lambda: signer.VaultSigner.import_(match.group(1)),
         versioned=match.group(2) is not None,
     )
@@ -186,10 +187,10 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def _missing_extra(backend: Backend, error: Exception) -> SignerUnavailableError:
+def _missing_extra(service: Service, error: Exception) -> SignerUnavailableError:
     return SignerUnavailableError(
-        f"{backend.scheme} keys need the {backend.extra} extra ({_one_line(error)})",
-        hint=f"pip install 'tufrepo[{backend.extra}]'",
+        f"{service.scheme} keys need the {service.extra} extra ({_one_line(error)})",
+        hint=f"pip install 'tufrepo[{service.extra}]'",
     )
 
 
@@ -205,7 +206,7 @@ def import_key(uri: str) -> Key:
 
     Args:
         uri: a ``gcpkms:``, ``awskms:``, ``azurekms:`` or ``hv:`` URI (forms in
-            :data:`BACKENDS`).
+            :data:`SERVICES`).
 
     Returns:
         The plain public key (without tufrepo's custom fields).
@@ -218,11 +219,11 @@ def import_key(uri: str) -> Key:
             (credentials, permissions, no such key).
     """
     request = _parse(uri)
-    backend = request.backend
+    service = request.service
     try:
         signer_uri, key = request.call()
     except (UnsupportedLibraryError, ImportError) as e:
-        raise _missing_extra(backend, e) from e
+        raise _missing_extra(service, e) from e
     except Exception as e:  # each SDK raises its own types: auth, permission, not found
         if _is_unsupported_key(e):
             raise SignerUnavailableError(
@@ -231,8 +232,8 @@ def import_key(uri: str) -> Key:
             ) from e
         raise SignerUnavailableError(
             f"cannot read the public key of {uri}: {_one_line(e)}",
-            hint=f"check {backend.credentials}, that the key exists, "
-            f"and that you have {backend.read_permission}",
+            hint=f"check {service.credentials}, that the key exists, "
+            f"and that you have {service.read_permission}",
         ) from e
     if signer_uri.lower() != uri.lower():  # Azure and Vault report the current version
         if not request.versioned:
@@ -250,10 +251,10 @@ def import_key(uri: str) -> Key:
 class ServiceSigner(WrappedSigner):
     """Wraps a KMS backend's signer so that a failed signature is one line with a hint."""
 
-    def __init__(self, inner: Signer, uri: str, backend: Backend) -> None:
+    def __init__(self, inner: Signer, uri: str, service: Service) -> None:
         super().__init__(inner)
         self._uri = uri
-        self._backend = backend
+        self._service = service
 
     def sign(self, payload: bytes) -> Signature:
         """Sign through the service.
@@ -266,8 +267,8 @@ class ServiceSigner(WrappedSigner):
         except Exception as e:  # each SDK raises its own types
             raise SignerUnavailableError(
                 f"{self._uri} failed to sign: {_one_line(e)}",
-                hint=f"check {self._backend.credentials} in this job, "
-                f"and that it has {self._backend.sign_permission}",
+                hint=f"check {self._service.credentials} in this job, "
+                f"and that it has {self._service.sign_permission}",
             ) from e
 
 
@@ -279,14 +280,20 @@ def load_signer(uri: str, key: Key, secrets_handler: SecretsHandler | None = Non
         SignerUnavailableError: the backend's extra is not installed, or its
             client cannot be created (e.g. no credentials or region).
     """
-    backend = _parse(uri).backend
+    service = _parse(uri).service
     try:
         inner = Signer.from_priv_key_uri(uri, key, secrets_handler)
     except (UnsupportedLibraryError, ImportError) as e:
-        raise _missing_extra(backend, e) from e
+        raise _missing_extra(service, e) from e
     except Exception as e:  # client construction: credentials, region, endpoint
         raise SignerUnavailableError(
             f"cannot use the online key {uri}: {_one_line(e)}",
-            hint=f"check {backend.credentials} in this job",
+            hint=f"check {service.credentials} in this job",
         ) from e
-    return ServiceSigner(inner, uri, backend)
+    return ServiceSigner(inner, uri, service)
+
+
+BACKEND = Backend(
+    import_key=lambda uri, _context: import_key(uri),
+    load_signer=lambda uri, key, secrets_handler, _context: load_signer(uri, key, secrets_handler),
+)
