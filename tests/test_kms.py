@@ -105,7 +105,7 @@ def test_online_signing_through_a_registered_kms_scheme(
     alice = world.user("alice")
     result = alice.tufrepo("init", "sign/init", "--online-key", GCP_URI, "--key", alice.key_uri)
     assert result.exit_code == 0, out(result)
-    assert "timestamp: online key (gcpkms)" in result.output
+    assert f" * timestamp: key added: online key {GCP_URI} (key " in result.output
     world.merge("sign/init")
     keyid, key = online_keyid(world)
     assert key["x-tuf-on-ci-online-uri"] == GCP_URI
