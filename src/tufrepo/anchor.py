@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tuf.api.exceptions import DownloadError, DownloadHTTPError, DownloadLengthMismatchError
-from tuf.api.metadata import Root
+from tuf.api.metadata import Root, Snapshot, Timestamp
 
 from tufrepo import fields, layout
 from tufrepo.checks import Finding, Severity, errors, judge_main, warnings
@@ -33,7 +33,8 @@ from tufrepo.client import DeadlineFetcher
 from tufrepo.constants import ROOT, ROOT_HISTORY_DIR, SNAPSHOT, TIMESTAMP
 from tufrepo.errors import GitStateError, MetadataError, RejectedError, UsageError
 from tufrepo.gitrepo import GitTreeStore
-from tufrepo.repository import MAX_METADATA_BYTES, TufRepository, parse_metadata
+from tufrepo.parsing import MAX_METADATA_BYTES, parse_typed
+from tufrepo.repository import TufRepository
 from tufrepo.store import OverlayStore
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def published_store(
         return None
     store = OverlayStore()
     store.write(layout.role_path(TIMESTAMP), timestamp)
-    ts = parse_metadata(timestamp, f"{source}/timestamp.json", TIMESTAMP)
+    ts = parse_typed(timestamp, f"{source}/timestamp.json", Timestamp)
     version = 0
     for version in range(1, MAX_ROOT_VERSIONS):
         data = get(f"{version}.root.json")
@@ -88,7 +89,7 @@ def published_store(
     if snapshot is None:
         raise MetadataError(f"{source}: {snapshot_name} is missing")
     store.write(layout.role_path(SNAPSHOT), snapshot)
-    sn = parse_metadata(snapshot, f"{source}/{snapshot_name}", SNAPSHOT)
+    sn = parse_typed(snapshot, f"{source}/{snapshot_name}", Snapshot)
     for name, meta in sn.signed.meta.items():
         role = name.removesuffix(".json")
         if not layout.is_safe_role_name(role):
@@ -295,10 +296,10 @@ def _in_format(state: Store) -> bool:
     """True when the state's root names an online signer URI for timestamp (tuf-on-ci format)."""
     data = state.read(layout.role_path(ROOT))
     try:
-        root = parse_metadata(data, layout.role_path(ROOT), ROOT).signed if data else None
+        root = parse_typed(data, layout.role_path(ROOT), Root).signed if data else None
     except MetadataError:
         return False
-    if not isinstance(root, Root) or TIMESTAMP not in root.roles:
+    if root is None or TIMESTAMP not in root.roles:
         return False
     keys = [root.keys.get(k) for k in root.roles[TIMESTAMP].keyids]
     return bool(keys) and all(k is not None and fields.online_uri(k) for k in keys)

@@ -113,7 +113,7 @@ def _all_keys(event: SigningEvent) -> dict[str, Key]:
     if root is not None:
         found.update(root.keys)
     for name in event.repo.targets_roles():
-        md = event.repo.read(name)
+        md = event.repo.read_targets(name)
         if md is not None and md.signed.delegations and md.signed.delegations.keys:
             found.update(md.signed.delegations.keys)
     return found

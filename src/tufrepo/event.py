@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from tufrepo import fields, layout
 from tufrepo.constants import EVENT_STATE_FILE, METADATA_DIR, ONLINE_ROLES, ROOT, TARGETS
 from tufrepo.errors import MetadataError
-from tufrepo.repository import TufRepository, dumps_json, role_keys, verifies
+from tufrepo.repository import TufRepository, dumps_json, verifies
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -145,7 +145,7 @@ class SigningEvent:
         """Handle -> keyid of every offline key in the event (root and delegations)."""
         found: dict[str, str] = {}
         for name in self.repo.targets_roles():
-            md = self.repo.read(name)
+            md = self.repo.read_targets(name)
             if md is not None and md.signed.delegations and md.signed.delegations.keys:
                 for keyid, key in md.signed.delegations.keys.items():
                     if (owner := fields.keyowner(key)) is not None:
@@ -182,4 +182,4 @@ def sort_roles(roles: set[str] | list[str]) -> list[str]:
     return sorted(set(roles), key=lambda r: (order.get(r, 9), r))
 
 
-__all__ = ["Invites", "SigningEvent", "role_keys", "sort_roles"]
+__all__ = ["Invites", "SigningEvent", "sort_roles"]

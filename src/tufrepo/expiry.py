@@ -28,7 +28,8 @@ from tufrepo.errors import GitStateError, MetadataError
 from tufrepo.gitrepo import GitTreeStore
 from tufrepo.layout import role_path
 from tufrepo.online import in_signing_period
-from tufrepo.repository import TufRepository, parse_metadata, role_type
+from tufrepo.parsing import parse_metadata, role_type
+from tufrepo.repository import TufRepository
 from tufrepo.store import OverlayStore
 
 if TYPE_CHECKING:

@@ -5,7 +5,9 @@ The gate is elsewhere: main is judged from its anchor first
 metadata the key holders did not sign.  :func:`online_sign` refreshes snapshot when a targets role's version
 changed, when it is in its signing period, or when it no longer verifies (e.g.
 the online key changed), and timestamp when snapshot changed, when it is in
-its signing period, or when it no longer verifies.
+its signing period, or when it no longer verifies.  python-tuf's
+``Repository.do_snapshot``/``do_timestamp`` decide on versions and
+verification; only the signing period is tufrepo's policy.
 
 Not for: git (commit/push happens in the command), choosing signers (a
 ``signer_for`` callable is injected through the repository).
@@ -17,10 +19,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from tuf.api.exceptions import UnsignedMetadataError
+from tuf.api.metadata import Root
 
 from tufrepo import fields
-from tufrepo.constants import ROOT, SNAPSHOT, TIMESTAMP
+from tufrepo.constants import SNAPSHOT, TIMESTAMP
 from tufrepo.errors import RejectedError
 
 if TYPE_CHECKING:
@@ -42,24 +44,12 @@ class OnlineResult:
         return self.timestamp is not None or self.snapshot is not None
 
 
-def verifies(repo: TufRepository, role: str) -> bool:
-    """True when the online role exists and verifies with root."""
-    md = repo.read(role)
-    if md is None:
-        return False
-    try:
-        repo.root().verify_delegate(role, md.signed_bytes, md.signatures)
-    except UnsignedMetadataError:
-        return False
-    return True
-
-
 def in_signing_period(repo: TufRepository, role: str, now: datetime) -> bool:
     """True when ``now`` is within the role's signing period before its expiry."""
     md = repo.read(role)
     if md is None:
         return True
-    root = repo.root() if role != ROOT else md.signed
+    root = md.signed if isinstance(md.signed, Root) else repo.root()
     periods = fields.get_periods(root, role, md.signed)
     return bool(now >= md.signed.expires - timedelta(days=periods.signing))
 
@@ -79,12 +69,15 @@ def online_sign(repo: TufRepository, now: datetime) -> OnlineResult:
         SignerUnavailableError: the online key cannot sign or its signature
             does not verify with root.
     """
-    force_snapshot = not verifies(repo, SNAPSHOT) or in_signing_period(repo, SNAPSHOT, now)
+    # Forced only for the signing period: do_snapshot/do_timestamp already sign
+    # a new version when the current one is missing or does not verify with
+    # root, and when what it lists changed.
+    force_snapshot = in_signing_period(repo, SNAPSHOT, now)
     try:
         snapshot_changed, _ = repo.do_snapshot(force=force_snapshot)
     except ValueError as e:  # python-tuf's "version rollback"
         raise RejectedError(f"refusing to sign snapshot: {e}") from e
-    force_timestamp = not verifies(repo, TIMESTAMP) or in_signing_period(repo, TIMESTAMP, now)
+    force_timestamp = in_signing_period(repo, TIMESTAMP, now)
     try:
         timestamp_changed, _ = repo.do_timestamp(force=force_timestamp)
     except ValueError as e:

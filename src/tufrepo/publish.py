@@ -31,15 +31,16 @@ from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING
 
-from tuf.api.metadata import TargetFile
+from tuf.api.metadata import TargetFile, Targets
+from tuf.ngclient.config import UpdaterConfig
 
 from tufrepo import __version__, fields, layout
 from tufrepo.checks.history import chain_start
 from tufrepo.client import CLIENT_ERRORS, DirectoryFetcher, new_updater
 from tufrepo.constants import ROOT, ROOT_HISTORY_DIR, SNAPSHOT, TARGETS_DIR, TIMESTAMP
+from tufrepo.delegations import delegated_keys
 from tufrepo.errors import RejectedError
 from tufrepo.release import check_target_path
-from tufrepo.repository import role_keys
 from tufrepo.targets import entry_matches
 
 if TYPE_CHECKING:
@@ -50,10 +51,16 @@ if TYPE_CHECKING:
 
 _HEX = re.compile(r"[0-9a-f]{32,128}")
 
-# Default download limits of python-tuf's ngclient (and tuf-js), in bytes;
-# snapshot is held to 1 MiB, below ngclient's 2 MB, to fit stricter clients.
-SIZE_LIMITS = {ROOT: 512_000, TIMESTAMP: 16_384, SNAPSHOT: 1_048_576}
-TARGETS_SIZE_LIMIT = 5_000_000
+# The default download limits of python-tuf's ngclient (tuf-js has the same),
+# in bytes; snapshot is held to 1 MiB, below ngclient's 2 MB, to fit stricter clients.
+_CLIENT_DEFAULTS = UpdaterConfig()
+SNAPSHOT_SIZE_LIMIT = min(_CLIENT_DEFAULTS.snapshot_max_length, 1_048_576)
+SIZE_LIMITS = {
+    ROOT: _CLIENT_DEFAULTS.root_max_length,
+    TIMESTAMP: _CLIENT_DEFAULTS.timestamp_max_length,
+    SNAPSHOT: SNAPSHOT_SIZE_LIMIT,
+}
+TARGETS_SIZE_LIMIT = _CLIENT_DEFAULTS.targets_max_length
 DOWNLOAD_SAMPLE = 50  # artifacts the publish-time client downloads (all resolve)
 
 
@@ -155,7 +162,7 @@ def _copy(files: Store, path: str, dest: Path) -> None:
 def _stage_artifacts(repo: TufRepository, files: Store, dest: Path) -> int:
     count = 0
     for role in repo.targets_roles():
-        md = repo.read(role)
+        md = repo.read_targets(role)
         for target_path, info in (md.signed.targets if md else {}).items():
             # Attack: a path or hash value in metadata that would write outside OUT.
             check_target_path(target_path)
@@ -169,11 +176,10 @@ def _stage_artifacts(repo: TufRepository, files: Store, dest: Path) -> int:
             why = entry_matches(info, actual, functools.partial(bytes, data))
             if why is not None:
                 raise RejectedError(f"{role} lists targets/{target_path} with {why}")
-            directory, _, name = target_path.rpartition("/")
-            folder = dest / directory if directory else dest
-            folder.mkdir(parents=True, exist_ok=True)
-            for value in info.hashes.values():
-                (folder / f"{value}.{name}").write_bytes(data)
+            # <dir>/<hash>.<name> for each hash, the names clients download
+            for prefixed in info.get_prefixed_paths():
+                (dest / prefixed).parent.mkdir(parents=True, exist_ok=True)
+                (dest / prefixed).write_bytes(data)
             count += 1
     return count
 
@@ -224,7 +230,7 @@ def _check_with_client(
                 # checks the hash-prefixed layout without hashing everything twice.
                 downloaded = 0
                 for role in repo.targets_roles():
-                    md = repo.read(role)
+                    md = repo.read_targets(role)
                     for target_path in md.signed.targets if md else {}:
                         info = updater.get_targetinfo(target_path)
                         if info is None:
@@ -273,7 +279,7 @@ def render_index(repo: TufRepository, now: datetime) -> str:
         delegator = repo.delegator(role)
         if md is None or delegator is None:
             continue
-        keys = role_keys(delegator, role)
+        keys = delegated_keys(delegator, role)
         threshold = delegator.get_delegated_role(role).threshold
         signers = ", ".join(sorted(fields.key_label(k) for k in keys))
         try:
@@ -296,7 +302,7 @@ def render_index(repo: TufRepository, now: datetime) -> str:
             + "</tr>"
         )
         for path, info in (
-            sorted(md.signed.targets.items()) if role not in (ROOT, TIMESTAMP, SNAPSHOT) else []
+            sorted(md.signed.targets.items()) if isinstance(md.signed, Targets) else []
         ):
             artifacts.append(
                 "<tr>"

@@ -15,20 +15,21 @@ import enum
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from tuf.api.metadata import Metadata, Root, Targets
+from tuf.api.metadata import Root, Targets
 
 from tufrepo import fields
 from tufrepo.checks import Finding, Severity, errors, judge_event, waiting, warnings
 from tufrepo.constants import ONLINE_ROLES, ROOT, TARGETS
+from tufrepo.delegations import delegated_keys
 from tufrepo.errors import MetadataError
-from tufrepo.repository import role_keys
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from securesystemslib.signer import Key
+    from tuf.api.metadata import Role, Signed
 
     from tufrepo.event import SigningEvent
+    from tufrepo.parsing import AnyMetadata
     from tufrepo.store import Store
 
 
@@ -164,7 +165,7 @@ class EventStatus:
         return EventState.READY if all(r.ready for r in self.roles) else EventState.WAITING
 
 
-def count_signers(delegator: Root | Targets, role: str, md: Metadata[Any]) -> Signers:
+def count_signers(delegator: Root | Targets, role: str, md: AnyMetadata) -> Signers:
     """Who of the delegator's keys for ``role`` validly signed ``md``."""
     threshold = delegator.get_delegated_role(role).threshold
     result = delegator.get_verification_result(role, md.signed_bytes, md.signatures)
@@ -177,7 +178,7 @@ def count_signers(delegator: Root | Targets, role: str, md: Metadata[Any]) -> Si
         for keyid, k in result.unsigned.items()
         if keyid in md.signatures and md.signatures[keyid].signature
     )
-    keys = role_keys(delegator, role)
+    keys = delegated_keys(delegator, role)
     classic = [k for k in keys if k.keytype != "sigstore-oidc"]
     sigstore_only = len(classic) < threshold <= len(keys)
     return Signers(threshold, signed, missing, invalid, sigstore_only)
@@ -231,11 +232,9 @@ def role_status(event: SigningEvent, role: str, findings: list[Finding]) -> Role
     )
 
 
-def _periods(root: Any, role: str, md: Metadata[Any] | None) -> fields.Periods | None:
+def _periods(root: Root | None, role: str, md: AnyMetadata | None) -> fields.Periods | None:
     try:
-        return fields.get_periods(
-            root if isinstance(root, Root) else None, role, md.signed if md else None
-        )
+        return fields.get_periods(root, role, md.signed if md else None)
     except MetadataError:
         return None
 
@@ -251,7 +250,7 @@ def _invites_for(event: SigningEvent, role: str) -> list[str]:
     return sorted(handles)
 
 
-def target_changes(kg: Metadata[Any] | None, md: Metadata[Any]) -> list[TargetChange]:
+def target_changes(kg: AnyMetadata | None, md: AnyMetadata) -> list[TargetChange]:
     """Artifacts added, modified or removed in a targets role."""
     if not isinstance(md.signed, Targets):
         return []
@@ -267,31 +266,26 @@ def target_changes(kg: Metadata[Any] | None, md: Metadata[Any]) -> list[TargetCh
     return sorted(changes, key=lambda c: c.path)
 
 
-def _delegation_view(signed: Any) -> dict[str, tuple[list[str], int, dict[str, Any]]]:
+def _delegation_view(signed: Signed) -> dict[str, tuple[list[str], int, dict[str, Any]]]:
     """Role -> (signer labels, threshold, other settings) for what ``signed`` delegates."""
-    view: dict[str, tuple[list[str], int, dict[str, Any]]] = {}
     if isinstance(signed, Root):
-        for name, role in signed.roles.items():
-            keys: list[Key] = [signed.keys[k] for k in role.keyids if k in signed.keys]
-            view[name] = (
-                sorted(fields.key_label(k) for k in keys),
-                role.threshold,
-                role.to_dict(),
-            )
+        roles: dict[str, Role] = dict(signed.roles)
     elif isinstance(signed, Targets) and signed.delegations and signed.delegations.roles:
-        for name, role in signed.delegations.roles.items():
-            keys = [
-                signed.delegations.keys[k] for k in role.keyids if k in signed.delegations.keys
-            ]
-            view[name] = (
-                sorted(fields.key_label(k) for k in keys),
-                role.threshold,
-                role.to_dict(),
-            )
-    return view
+        roles = dict(signed.delegations.roles)
+    else:
+        return {}
+    delegator: Root | Targets = signed
+    return {
+        name: (
+            sorted(fields.key_label(k) for k in delegated_keys(delegator, name)),
+            role.threshold,
+            role.to_dict(),
+        )
+        for name, role in roles.items()
+    }
 
 
-def delegation_changes(kg: Metadata[Any] | None, md: Metadata[Any]) -> list[DelegationChange]:
+def delegation_changes(kg: AnyMetadata | None, md: AnyMetadata) -> list[DelegationChange]:
     """Roles whose delegation (signers, threshold, paths, periods) changed in this role."""
     before = _delegation_view(kg.signed) if kg is not None else {}
     after = _delegation_view(md.signed)

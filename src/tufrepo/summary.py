@@ -40,9 +40,10 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from securesystemslib.signer import Key
-    from tuf.api.metadata import Metadata, Signed, TargetFile
+    from tuf.api.metadata import Signed, TargetFile
 
     from tufrepo.event import SigningEvent
+    from tufrepo.parsing import AnyMetadata
 
 KEYID_PREFIX = 8
 HASH_PREFIX = 12
@@ -185,7 +186,7 @@ def summarize_event_role(event: SigningEvent, role: str) -> RoleSummary:
     return summarize(role, event.repo.read_known_good(role), event.repo.read(role))
 
 
-def summarize(role: str, old: Metadata[Any] | None, new: Metadata[Any] | None) -> RoleSummary:
+def summarize(role: str, old: AnyMetadata | None, new: AnyMetadata | None) -> RoleSummary:
     """Every change from ``old`` (known good, None: new role) to ``new`` (None: removed)."""
     before = old.signed if old is not None else None
     if new is None:

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING
 from tuf.api.metadata import TargetFile, Targets
 
 from tufrepo.constants import TARGETS, TARGETS_DIR
+from tufrepo.delegations import MAX_DELEGATION_DEPTH
 from tufrepo.errors import RejectedError
-from tufrepo.repository import MAX_DELEGATION_DEPTH, TufRepository
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from tufrepo.repository import TufRepository
     from tufrepo.store import Store
 
 
@@ -127,12 +128,8 @@ def update_targets(repo: TufRepository, files: Store) -> list[str]:
     """
     changed = []
     for role, entries in desired_targets(repo, files).items():
-        current = repo.read(role)
-        old = (
-            current.signed.targets
-            if current is not None and isinstance(current.signed, Targets)
-            else {}
-        )
+        current = repo.read_targets(role)
+        old = current.signed.targets if current is not None else {}
         for path, entry in list(entries.items()):
             if path in old and entry_matches(old[path], entry, _reader(files, path)) is None:
                 entries[path] = old[path]  # unchanged: kept as it is (other hashes, fields)

@@ -21,15 +21,17 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from tuf.api.metadata import Metadata, Root
+from tuf.api.metadata import Root
 
 from tufrepo import layout
 from tufrepo.checks.findings import Finding, Severity
 from tufrepo.constants import ROOT, ROOT_HISTORY_DIR
 from tufrepo.errors import MetadataError
-from tufrepo.repository import parse_metadata
+from tufrepo.parsing import parse_typed
 
 if TYPE_CHECKING:
+    from tuf.api.metadata import Metadata
+
     from tufrepo.store import Store
 
 
@@ -37,10 +39,7 @@ if TYPE_CHECKING:
 def _parse_root(data: bytes, path: str) -> Metadata[Root]:
     # History walks judge the same roots at every step: parse each once.
     # Read-only use only: the result is shared.
-    md = parse_metadata(data, path, ROOT)
-    if not isinstance(md.signed, Root):
-        raise MetadataError(f"{path}: expected root metadata")
-    return md
+    return parse_typed(data, path, Root)
 
 
 def history_versions(store: Store) -> tuple[dict[int, str], list[str]]:
@@ -86,7 +85,7 @@ def check_history(
             findings.append(Finding(ROOT, "root-history", "metadata/root.json is missing"))
         return findings
     try:
-        newest = parse_metadata(current, layout.role_path(ROOT), ROOT)
+        newest = parse_typed(current, layout.role_path(ROOT), Root)
     except MetadataError as e:
         return [*findings, Finding(ROOT, "malformed", str(e))]
     top = newest.signed.version
@@ -195,7 +194,7 @@ def chain_start(store: Store) -> int:
     start, previous = 1, None
     for version in sorted(versions):
         try:
-            md = parse_metadata(store.read(versions[version]) or b"", versions[version], ROOT)
+            md = parse_typed(store.read(versions[version]) or b"", versions[version], Root)
         except MetadataError:
             start, previous = version + 1, None
             continue

@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from tuf.api.exceptions import UnsignedMetadataError
-from tuf.api.metadata import Metadata, Root, Targets
+from tuf.api.metadata import Root, Targets
 
 from tufrepo import fields, layout
 from tufrepo.checks.findings import Finding, Severity
@@ -40,8 +40,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
-    from tuf.api.metadata import TargetFile
+    from tuf.api.metadata import Signed, TargetFile
 
+    from tufrepo.parsing import AnyMetadata
     from tufrepo.repository import TufRepository
     from tufrepo.store import Store
 
@@ -66,7 +67,7 @@ def guard(
         return [Finding(role, "malformed", str(e))]
 
 
-def same_signed(a: Metadata[Any] | None, b: Metadata[Any] | None) -> bool:
+def same_signed(a: AnyMetadata | None, b: AnyMetadata | None) -> bool:
     """True when both exist and their signed parts are equal (signatures may differ)."""
     return a is not None and b is not None and a.signed.to_dict() == b.signed.to_dict()
 
@@ -75,7 +76,7 @@ def same_signed(a: Metadata[Any] | None, b: Metadata[Any] | None) -> bool:
 
 
 def version_rule(
-    role: str, md: Metadata[Any], kg: Metadata[Any] | None, *, exact_root: bool
+    role: str, md: AnyMetadata, kg: AnyMetadata | None, *, exact_root: bool
 ) -> list[Finding]:
     """Versions only grow, and content changes only with a new version.
 
@@ -106,7 +107,7 @@ def version_rule(
     return []
 
 
-def periods_rule(role: str, root: Root | None, md: Metadata[Any] | None) -> list[Finding]:
+def periods_rule(role: str, root: Root | None, md: AnyMetadata | None) -> list[Finding]:
     """A role's periods are whole days within policy bounds, signing shorter than expiry."""
     try:
         periods = fields.get_periods(root, role, md.signed if md is not None else None)
@@ -141,7 +142,7 @@ def _expiry_limit(role: str) -> int:
 
 
 def expiry_rule(
-    role: str, md: Metadata[Any], root: Root | None, now: datetime, *, expired: Severity | None
+    role: str, md: AnyMetadata, root: Root | None, now: datetime, *, expired: Severity | None
 ) -> list[Finding]:
     """A changed role expires no later than its policy allows (and, optionally, not yet)."""
     try:
@@ -168,7 +169,7 @@ def expiry_rule(
     return findings
 
 
-def stray_signatures_rule(role: str, md: Metadata[Any], expected: set[str]) -> list[Finding]:
+def stray_signatures_rule(role: str, md: AnyMetadata, expected: set[str]) -> list[Finding]:
     """Signatures from keys the role no longer lists never count; tufrepo drops them."""
     stray = sorted(k for k in md.signatures if k not in expected)
     if not stray:
@@ -184,7 +185,7 @@ def stray_signatures_rule(role: str, md: Metadata[Any], expected: set[str]) -> l
     ]
 
 
-def signed_rule(repo: TufRepository, role: str, md: Metadata[Any]) -> list[Finding]:
+def signed_rule(repo: TufRepository, role: str, md: AnyMetadata) -> list[Finding]:
     """On main, every role verifies with its delegator's threshold."""
     delegator = repo.delegator(role) if role != ROOT else md.signed
     if not isinstance(delegator, Root | Targets):
@@ -204,7 +205,7 @@ def signed_rule(repo: TufRepository, role: str, md: Metadata[Any]) -> list[Findi
     return []
 
 
-def online_signed_rule(repo: TufRepository, role: str, md: Metadata[Any]) -> list[Finding]:
+def online_signed_rule(repo: TufRepository, role: str, md: AnyMetadata) -> list[Finding]:
     """Snapshot and timestamp that changed on main verify with root's online keys."""
     try:
         repo.root().verify_delegate(role, md.signed_bytes, md.signatures)
@@ -277,7 +278,7 @@ def _delegation_tree(repo: TufRepository) -> list[Finding]:
     findings = []
     seen: dict[str, str] = {r.casefold(): r for r in TOP_LEVEL_ROLES}
     for role in repo.targets_roles():
-        md = repo.read(role)
+        md = repo.read_targets(role)
         delegations = md.signed.delegations if md is not None else None
         if delegations is not None and delegations.succinct_roles is not None:
             # Attack: a delegation the tool does not walk passes unchecked
@@ -349,7 +350,7 @@ def _delegated_paths(repo: TufRepository) -> list[Finding]:
     for parent, child in repo.delegations():
         if not layout.is_safe_role_name(child.name) or child.name in TOP_LEVEL_ROLES:
             continue  # reported by _delegation_tree
-        md = repo.read(child.name)
+        md = repo.read_targets(child.name)
         for path in md.signed.targets if md is not None else {}:
             if not child.is_delegated_path(path):
                 # Attack: a delegated role listing artifacts its delegation does not cover.
@@ -400,7 +401,7 @@ def _target_entries(repo: TufRepository, files: Store, mismatch: Severity) -> li
     except RejectedError:
         wanted = None  # reported by _artifact_files
     for role in repo.targets_roles():
-        md = repo.read(role)
+        md = repo.read_targets(role)
         if md is None:
             continue
         for path in md.signed.targets:
@@ -458,7 +459,7 @@ def _key_dicts(keys: dict[str, Any], keyids: list[str]) -> list[str]:
     )
 
 
-def _delegation_view(signed: Any, role: str) -> dict[str, Any] | None:
+def _delegation_view(signed: Signed, role: str) -> dict[str, Any] | None:
     if isinstance(signed, Root):
         entry = signed.roles.get(role)
         if entry is None:
@@ -517,7 +518,7 @@ def currency_rule(repo: TufRepository) -> list[Finding]:
     Not a transition rule: main is legitimately behind between a merge and
     the online-sign run after it; ``verify`` on main asks for it.
     """
-    snapshot, timestamp = repo.read(SNAPSHOT), repo.read(TIMESTAMP)
+    snapshot, timestamp = repo.read_snapshot(), repo.read_timestamp()
     if snapshot is None or timestamp is None:
         return [Finding(SNAPSHOT, "not-online-signed", "snapshot and timestamp do not exist yet")]
     findings = []

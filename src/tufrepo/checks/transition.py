@@ -27,7 +27,9 @@ Not for: where known good comes from (``session``, ``anchor``), rendering.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tuf.api.metadata import Root
 
 from tufrepo import layout
 from tufrepo.checks.findings import Finding, Severity, unique
@@ -59,9 +61,8 @@ from tufrepo.targets import is_artifact_path
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from tuf.api.metadata import Metadata
-
     from tufrepo.event import SigningEvent
+    from tufrepo.parsing import AnyMetadata
     from tufrepo.repository import TufRepository
     from tufrepo.store import Store
 
@@ -136,7 +137,7 @@ def judge_main(
 # --- helpers ---------------------------------------------------------------------
 
 
-def _read(repo: TufRepository, role: str, findings: list[Finding]) -> Metadata[Any] | None:
+def _read(repo: TufRepository, role: str, findings: list[Finding]) -> AnyMetadata | None:
     try:
         return repo.read(role)
     except MetadataError as e:
@@ -179,7 +180,7 @@ def _top_level_kept(
 
 
 def _root_state(repo: TufRepository) -> list[Finding]:
-    root = repo.read(ROOT)
+    root = repo.read_root()
     if root is None:
         return [Finding(ROOT, "malformed", "metadata/root.json is missing")]
     return root_rules(root.signed)
@@ -194,12 +195,13 @@ def _offline_role(
         return []  # a removed role: its delegator's change is what gets judged
     kg = repo.read_known_good(role)
     findings = version_rule(role, md, kg, exact_root=expired is Severity.ERROR)
-    root = md.signed if role == ROOT else repo.root_or_none()
+    # read() parsed the file as the role's type: only root's metadata is a Root
+    root = md.signed if isinstance(md.signed, Root) else repo.root_or_none()
     findings += periods_rule(role, root, md)
     if not same_signed(md, kg):
         findings += expiry_rule(role, md, root, now, expired=expired)
     findings += stray_signatures_rule(role, md, set(repo.expected_keys(role)))
-    if role == ROOT:
+    if isinstance(md.signed, Root):
         findings += root_rules(md.signed)
     elif repo.delegator(role) is None:
         # Attack: a role file nobody delegates to would be signed but never trusted.

@@ -1,0 +1,240 @@
+"""Metadata bytes in and out: parsing hostile input into typed metadata, and serialising it.
+
+Every metadata file tufrepo reads (work tree, git trees, a published site)
+comes through :func:`parse_metadata`, which names the file in every error and
+rejects what python-tuf would accept but a client or a later step would choke
+on: files larger than any client downloads, deeply nested JSON,
+floating-point numbers (canonical JSON has none) and wrongly typed fields.
+Callers get ``Metadata[Root]``/``Metadata[Targets]``/... through
+:func:`parse_typed` or :func:`narrow`, checked with ``isinstance`` (an
+``assert`` would vanish under ``python -O``)::
+
+    root = parse_typed(data, "metadata/root.json", Root)   # Metadata[Root]
+    root.signed.roles  # type-checked
+
+This is the only module where metadata is untyped; past it, a role's
+metadata is :data:`AnyMetadata` (one of the four typed forms) or narrower.
+
+Not for: where the bytes come from (stores), signing rules (``repository``),
+the delegation tree (``delegations``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, TypeVar
+
+from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
+from tuf.api.serialization import DeserializationError
+from tuf.api.serialization.json import JSONSerializer
+
+from tufrepo.constants import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
+from tufrepo.errors import MetadataError, UnsupportedKeyError
+
+if TYPE_CHECKING:
+    from tuf.api.metadata import Role
+
+# A role's metadata of any type.  python-tuf's ``Metadata`` is generic over a
+# type variable constrained to the four types, so ``Metadata[Signed]`` is not a
+# valid type: this union is its typed equivalent (``md.signed`` is one of the four).
+AnyMetadata = Metadata[Root] | Metadata[Targets] | Metadata[Snapshot] | Metadata[Timestamp]
+
+_T = TypeVar("_T", Root, Targets, Snapshot, Timestamp)
+
+# Refuse metadata larger than any default client would download (root 512 kB,
+# targets 5 MB): a hostile branch must not make us parse gigabytes.
+MAX_METADATA_BYTES = 16 * 1024 * 1024
+
+_SERIALIZER = JSONSerializer(compact=False)
+
+
+def serialize(md: AnyMetadata) -> bytes:
+    """Metadata bytes as written to disk: pretty-printed (indent 1), keys sorted."""
+    return _SERIALIZER.serialize(md)
+
+
+def role_type(role: str) -> str:
+    """The metadata type of a role: its own name for top-level roles, else targets."""
+    return role if role in (ROOT, SNAPSHOT, TIMESTAMP) else TARGETS
+
+
+def narrow(md: AnyMetadata, signed_type: type[_T], path: str) -> Metadata[_T]:
+    """``md`` typed as ``Metadata[signed_type]``.
+
+    Raises:
+        MetadataError: ``md`` holds another type of metadata.
+    """
+    if isinstance(md.signed, signed_type):
+        return md
+    raise MetadataError(f"{path}: expected {signed_type.type} metadata, found {md.signed.type}")
+
+
+def parse_typed(data: bytes, path: str, signed_type: type[_T]) -> Metadata[_T]:
+    """Parse metadata bytes of one type (see :func:`parse_metadata`).
+
+    Raises:
+        MetadataError: as :func:`parse_metadata`.
+        UnsupportedKeyError: as :func:`parse_metadata`.
+    """
+    return narrow(parse_metadata(data, path, signed_type.type), signed_type, path)
+
+
+def parse_metadata(data: bytes, path: str, expected_type: str) -> AnyMetadata:
+    """Parse metadata bytes, naming the file in every error.
+
+    Raises:
+        MetadataError: the bytes are too large, not JSON, not TUF metadata, or
+            of another type than ``expected_type``.
+        UnsupportedKeyError: a key no client can verify.
+    """
+    if len(data) > MAX_METADATA_BYTES:
+        raise MetadataError(f"{path}: {len(data)} bytes is larger than {MAX_METADATA_BYTES}")
+    try:
+        md = _deserialize(data, path)
+    except DeserializationError as e:
+        cause = e.__cause__ or e
+        if "Unsupported public key" in str(cause):
+            # Attack/compat: a key no client can verify (see validation.SUPPORTED_KEYS).
+            raise UnsupportedKeyError(f"{path}: {_short(cause)}") from e
+        raise MetadataError(f"{path}: not valid TUF metadata ({_short(cause)})") from e
+    except (RecursionError, MemoryError) as e:  # deeply nested JSON
+        raise MetadataError(f"{path}: not valid TUF metadata (nested too deeply)") from e
+    if md.signed.type != expected_type:
+        raise MetadataError(f"{path}: expected {expected_type} metadata, found {md.signed.type}")
+    problem = _type_problem(md)
+    if problem:
+        # python-tuf leaves some field types unchecked; a wrongly typed field
+        # must be a clear rejection, not a crash deep inside a check.
+        raise MetadataError(f"{path}: not valid TUF metadata ({problem})")
+    return md
+
+
+def _deserialize(data: bytes, path: str) -> AnyMetadata:
+    """``Metadata.from_bytes`` in two steps, checking the JSON in between.
+
+    Raises:
+        DeserializationError: as python-tuf's JSONDeserializer raises it.
+        MetadataError: ``signed`` holds a floating-point number.
+    """
+    has_float = False
+
+    def parse_float(text: str) -> float:  # also NaN and Infinity, which json accepts
+        nonlocal has_float
+        has_float = True
+        return float(text)
+
+    try:
+        text = data.decode("utf-8")
+        document = json.loads(text, parse_float=parse_float, parse_constant=parse_float)
+    except Exception as e:  # as JSONDeserializer: any decoding failure is malformed input
+        raise DeserializationError("Failed to deserialize JSON") from e
+    if has_float and isinstance(document, dict):
+        # Canonical JSON (what is signed) has no floats: one in signed would
+        # fail only when signing, much later.  Walked only when there is one.
+        where = _float_path(document.get("signed"), "signed")
+        if where is not None:
+            raise MetadataError(
+                f"{path}: not valid TUF metadata (floating-point value at {where}; "
+                "canonical JSON allows only integers)"
+            )
+    try:
+        return Metadata.from_dict(document)
+    except Exception as e:  # as JSONDeserializer
+        raise DeserializationError("Failed to deserialize JSON") from e
+
+
+# A value met while walking parsed JSON: (value, its key or index, its container's entry).
+_Entry = tuple[object, str | int, "_Entry | None"]
+
+
+def _float_path(value: object, name: str) -> str | None:
+    """Where the first float in ``value`` is (``signed.x-foo``, ``signed.a[2]``), or None.
+
+    One pass over the parsed JSON without recursion; a path is built only for the float found.
+    """
+    stack: list[_Entry] = [(value, name, None)]
+    while stack:
+        entry = stack.pop()
+        item = entry[0]
+        if isinstance(item, float):
+            parts: list[str] = []
+            node: _Entry | None = entry
+            while node is not None:
+                key = node[1]
+                parts.append(f"[{key}]" if isinstance(key, int) else f".{key}")
+                node = node[2]
+            return _short_path("".join(reversed(parts))[1:])
+        if isinstance(item, dict):
+            stack.extend((v, str(k), entry) for k, v in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((item[i], i, entry) for i in range(len(item) - 1, -1, -1))
+    return None
+
+
+def _short_path(text: str) -> str:
+    return text if len(text) <= 120 else text[:120] + "…"
+
+
+def _is_str_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _targets_problem(signed: Targets) -> str | None:
+    for name, target in signed.targets.items():
+        if (
+            not isinstance(target.length, int)
+            or isinstance(target.length, bool)
+            or target.length < 0
+        ):
+            return f"target {name!r} has an invalid length"
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in target.hashes.items()):
+            return f"target {name!r} has invalid hashes"
+    return None
+
+
+def _type_problem(md: AnyMetadata) -> str | None:
+    # The annotations say str; hostile JSON says otherwise (null, numbers).
+    raw: list[tuple[object, object]] = [(k, s.signature) for k, s in md.signatures.items()]
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in raw):
+        return "signature keyid and sig must be strings"
+    signed = md.signed
+    if not _is_count(signed.version):
+        return "version must be a positive integer"
+    roles: list[Role] = []
+    if isinstance(signed, Root):
+        roles = list(signed.roles.values())
+    elif isinstance(signed, Targets):
+        if signed.delegations and signed.delegations.roles:
+            roles = list(signed.delegations.roles.values())
+        problem = _targets_problem(signed)
+        if problem:
+            return problem
+    for role in roles:
+        if not _is_str_list(role.keyids) or not _is_count(role.threshold):
+            return "a role needs a list of keyids and a positive threshold"
+        paths = getattr(role, "paths", None)
+        if paths is not None and not _is_str_list(paths):
+            return "delegation paths must be strings"
+        if not isinstance(getattr(role, "terminating", False), bool):
+            return "terminating must be true or false"
+    return None
+
+
+def _short(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return text if len(text) < 200 else text[:200] + "…"
+
+
+__all__ = [
+    "MAX_METADATA_BYTES",
+    "AnyMetadata",
+    "narrow",
+    "parse_metadata",
+    "parse_typed",
+    "role_type",
+    "serialize",
+]
