@@ -1,7 +1,8 @@
-"""Start the signing-event workflow for each event `tufrepo bump-expiring` opened.
+"""Start the signing-event pipeline for each event `tufrepo bump-expiring` opened.
 
-Pushes made with the default token do not trigger workflows, so the
-bump-expiring workflow dispatches signing-event.yml for each new branch.
+Pushes made by CI start no pipeline (GitHub: the default token never does;
+GitLab: the pipeline pushes with ``ci.skip``), so the bump-expiring job
+starts one for each new branch.
 
     python .github/scripts/dispatch_events.py --result bump.json
 """
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ghcli import gh
+import forge
 
 
 def events(result: dict[str, object]) -> list[str]:
@@ -30,9 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--result", type=Path, required=True)
     args = parser.parse_args(argv)
+    hub = forge.from_env()
     for event in events(json.loads(args.result.read_text(encoding="utf-8"))):
-        gh("workflow", "run", "signing-event.yml", "--ref", event)
-        print(f"Started the signing-event workflow for {event}")
+        hub.start_event_pipeline(event)
+        print(f"Started the signing-event pipeline for {event}")
     return 0
 
 

@@ -58,6 +58,21 @@ if TYPE_CHECKING:
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 ONLINE_WORKFLOW = ".github/workflows/online-sign.yml"
 _GITHUB_REMOTE = re.compile(r"github\.com[:/]([^/\s]+)/([^/\s]+?)(?:\.git)?/?$")
+GITLAB_ISSUER = "https://gitlab.com"
+GITLAB_CI_CONFIG = ".gitlab-ci.yml"
+# A GitLab remote: https://[user[:token]@]host[:port]/group[/subgroup...]/project[.git],
+# ssh://git@host[:port]/group/.../project[.git] or git@host:group/.../project[.git].
+# The host must name GitLab (gitlab.com, gitlab.example.com, code.gitlab.corp): a self-managed
+# instance under another name cannot be told from any other git server by its URL.
+_GITLAB_REMOTE = re.compile(
+    r"^(?:(?P<scheme>https?)://(?:[^@/\s]+@)?(?P<http_host>[^/:\s]+)(?::\d+)?/"
+    r"|ssh://(?:[^@/\s]+@)?(?P<ssh_host>[^/:\s]+)(?::\d+)?/"
+    r"|[^@/\s]+@(?P<scp_host>[^/:\s]+):)"
+    r"(?P<path>[^\s:]+?)(?:\.git)?/?$"
+)
+# The SAN Fulcio puts in certificates for GitLab CI: the ``ci_config_ref_uri`` claim,
+# https://<host>/<project path>//<CI config file>@<ref>.
+_GITLAB_IDENTITY = re.compile(r"^(https://[^/\s]+)/[^\s]+?//[^\s]+@refs/[^\s]+$")
 _logger = logging.getLogger(__name__)
 
 
@@ -278,6 +293,7 @@ class InstanceSigstoreSigner(SigstoreSigner):
                 raise SignerUnavailableError(
                     "no ambient Sigstore credentials (OIDC token) in this environment",
                     hint="in GitHub Actions add `permissions: id-token: write` to the job; "
+                    "in GitLab CI give the job `id_tokens: SIGSTORE_ID_TOKEN: aud: sigstore`; "
                     "elsewhere set SIGSTORE_ID_TOKEN",
                 )
             token = IdentityToken(credential)
@@ -369,23 +385,69 @@ def enrol_person(token: str | None) -> tuple[str, Key]:
 
 
 def workflow_identity(remote_url: str | None) -> str:
-    """The identity of this repository's online-sign workflow on GitHub Actions.
+    """The identity of this repository's online-sign job, derived from its remote URL.
+
+    On GitHub, the online-sign workflow (``.github/workflows/online-sign.yml``)
+    on main.  On GitLab (gitlab.com, or a self-managed instance whose host name
+    contains ``gitlab``), the pipeline of ``.gitlab-ci.yml`` on main:
+    ``https://gitlab.example.com/group/project//.gitlab-ci.yml@refs/heads/main``;
+    its issuer is the instance's URL (:func:`workflow_issuer`).
 
     Raises:
-        UsageError: the remote is not a GitHub repository.
+        UsageError: the remote is neither a GitHub nor a recognisable GitLab repository.
     """
     match = _GITHUB_REMOTE.search(remote_url or "")
+    if match:
+        owner, repo = match.groups()
+        return f"https://github.com/{owner}/{repo}/{ONLINE_WORKFLOW}@refs/heads/main"
+    gitlab = gitlab_project(remote_url or "")
+    if gitlab:
+        server, path = gitlab
+        return f"{server}/{path}//{GITLAB_CI_CONFIG}@refs/heads/main"
+    raise UsageError(
+        "cannot derive the online-sign workflow identity from the remote URL",
+        hint="pass --sigstore-identity and --sigstore-issuer (on a self-managed GitLab: "
+        "--sigstore-identity https://HOST/GROUP/PROJECT//.gitlab-ci.yml@refs/heads/main "
+        "--sigstore-issuer https://HOST)",
+    )
+
+
+def gitlab_project(remote_url: str) -> tuple[str, str] | None:
+    """``(server URL, project path)`` of a GitLab remote URL, or None when it is not one.
+
+    The server URL is https://HOST (the scheme and port of a remote are how git
+    reaches the server, not how GitLab names itself in identity tokens); the
+    path keeps every subgroup.
+    """
+    match = _GITLAB_REMOTE.match(remote_url.strip())
     if not match:
-        raise UsageError(
-            "cannot derive the online-sign workflow identity from the remote URL",
-            hint="pass --sigstore-identity and --sigstore-issuer",
-        )
-    owner, repo = match.groups()
-    return f"https://github.com/{owner}/{repo}/{ONLINE_WORKFLOW}@refs/heads/main"
+        return None
+    host = (match["http_host"] or match["ssh_host"] or match["scp_host"]).lower()
+    path = match["path"].strip("/")
+    if not any("gitlab" in label for label in host.split(".")):
+        return None
+    if "/" not in path or "//" in path or path.startswith("-"):
+        return None
+    return f"https://{host}", path
 
 
-def enrol_workflow(identity: str, issuer: str = GITHUB_ISSUER) -> tuple[str, Key]:
-    """The CI identity key for online roles: signs with ambient credentials (``sigstore:``)."""
+def workflow_issuer(identity: str) -> str:
+    """The OIDC issuer of a CI identity: the GitLab instance's URL, or GitHub Actions'."""
+    match = _GITLAB_IDENTITY.match(identity)
+    return match.group(1) if match else GITHUB_ISSUER
+
+
+def enrol_workflow(identity: str, issuer: str | None = None) -> tuple[str, Key]:
+    """The CI identity key for online roles: signs with ambient credentials (``sigstore:``).
+
+    Without ``issuer``, the one :func:`workflow_issuer` derives from ``identity``.
+    GitHub Actions' issuer given with a GitLab pipeline identity (the CLI's
+    default before it knew GitLab) is taken to mean the GitLab instance's:
+    GitHub never issues tokens for such an identity, so the pair could never sign.
+    """
+    derived = workflow_issuer(identity)
+    if issuer is None or (issuer == GITHUB_ISSUER and derived != GITHUB_ISSUER):
+        issuer = derived
     return "sigstore:", _key(identity, issuer)
 
 
