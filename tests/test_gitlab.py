@@ -463,8 +463,8 @@ def test_online_identity_is_derived_from_a_gitlab_remote(
 ) -> None:
     assert sigstore.workflow_identity(remote) == identity
     assert sigstore.workflow_issuer(identity) == issuer
-    # the CLI passes GitHub's issuer unless --sigstore-issuer is given
-    _, key = sigstore.enrol_workflow(identity, sigstore.GITHUB_ISSUER)
+    # without --sigstore-issuer, the issuer follows the identity
+    _, key = sigstore.enrol_workflow(identity)
     assert (key.keyval["identity"], key.keyval["issuer"]) == (identity, issuer)
 
 

@@ -60,7 +60,8 @@ def editor_options(function: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--sigstore-issuer",
                 metavar="URL",
-                help="With --online-key sigstore: the OIDC issuer (default: GitHub Actions).",
+                help="With --online-key sigstore: the OIDC issuer (default: GitHub Actions, or the "
+                "GitLab instance for a GitLab pipeline identity).",
             ),
             key_option,
             user_option,
@@ -141,7 +142,7 @@ def online_key_from(
 
         if identity is None:
             identity = sigstore.workflow_identity(app.git().remote_url(remote))
-        signer_uri, key = sigstore.enrol_workflow(identity, issuer or sigstore.GITHUB_ISSUER)
+        signer_uri, key = sigstore.enrol_workflow(identity, issuer)
         return fields.online_key(key, signer_uri)
     return fields.online_key(import_key(app, uri), uri)
 

@@ -441,14 +441,8 @@ def enrol_workflow(identity: str, issuer: str | None = None) -> tuple[str, Key]:
     """The CI identity key for online roles: signs with ambient credentials (``sigstore:``).
 
     Without ``issuer``, the one :func:`workflow_issuer` derives from ``identity``.
-    GitHub Actions' issuer given with a GitLab pipeline identity (the CLI's
-    default before it knew GitLab) is taken to mean the GitLab instance's:
-    GitHub never issues tokens for such an identity, so the pair could never sign.
     """
-    derived = workflow_issuer(identity)
-    if issuer is None or (issuer == GITHUB_ISSUER and derived != GITHUB_ISSUER):
-        issuer = derived
-    return "sigstore:", _key(identity, issuer)
+    return "sigstore:", _key(identity, issuer or workflow_issuer(identity))
 
 
 def is_sigstore(key: Key) -> bool:
