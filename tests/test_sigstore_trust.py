@@ -19,7 +19,6 @@ the honest instance and the attacker's.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -29,7 +28,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -46,13 +45,14 @@ from sigstore.sign import SigningContext
 from sigstore.verify import Verifier
 from sigstore.verify.policy import Identity
 from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp
+from webserver import Served, serve_directory
 
 from tufrepo.repository import serialize
 from tufrepo.signers import sigstore as sigstore_backend
 
 BOB = "bob@example.com"
 TREE_FILE = "sigstore-trust-config.json"
-WARNING = "WARNING: cannot refresh the Sigstore trust root from https://tuf-repo-cdn.sigstore.dev"
+WARNING = "warning: cannot refresh the Sigstore trust root from https://tuf-repo-cdn.sigstore.dev"
 _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 
 
@@ -72,6 +72,7 @@ class DeadProxy(socketserver.ThreadingTCPServer):
         super().__init__(("127.0.0.1", 0), _HangUp)
         self.connections = 0
         self._lock = threading.Lock()
+        self._served = Served(server=self)
 
     @property
     def url(self) -> str:
@@ -86,7 +87,7 @@ class DeadProxy(socketserver.ThreadingTCPServer):
         return dict.fromkeys(_PROXY_VARS, self.url)
 
     def __enter__(self) -> Self:
-        threading.Thread(target=self.serve_forever, args=(0.01,), daemon=True).start()
+        self._served.start()
         return self
 
     def __exit__(
@@ -95,8 +96,7 @@ class DeadProxy(socketserver.ThreadingTCPServer):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.shutdown()
-        self.server_close()
+        self._served.stop()
 
 
 def base_env() -> dict[str, str]:
@@ -165,7 +165,7 @@ def forge_targets_signature(clone: Path, owner: str, instance: FakeSigstore) -> 
 
 
 def warnings_in(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("WARNING")]
+    return [line for line in stderr.splitlines() if line.startswith("warning:")]
 
 
 # --- the instance is the verifier's choice, never the tree's ---------------------------------
@@ -347,7 +347,7 @@ def test_offline_production_is_tried_once_with_one_warning(
     ]
     message = caplog.records[0].getMessage()
     assert "\n" not in message
-    assert message.startswith(WARNING.removeprefix("WARNING: "))
+    assert message.startswith(WARNING.removeprefix("warning: "))
     assert message.endswith("; using the copy embedded in sigstore-python")
 
 
@@ -440,16 +440,10 @@ def test_the_trust_root_is_refreshed_through_tuf_one_request_each(
     })  # fmt: skip
     paths: list[str] = []
     handler = type("Handler", (_Logged,), {"paths": paths})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(site)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with serve_directory(site, handler) as url:
         refreshed = sigstore_backend.refresh_trust_config(
             url, root, tmp_path / "metadata", tmp_path / "cache"
         )
-    finally:
-        server.shutdown()
-        server.server_close()
     assert paths == [
         "/2.root.json",  # 404: no newer root
         "/timestamp.json",

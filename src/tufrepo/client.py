@@ -23,6 +23,7 @@ objects), implementing TUF (python-tuf's ngclient does the verification).
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import tempfile
 from dataclasses import dataclass
@@ -34,19 +35,17 @@ from urllib.parse import unquote, urlparse
 
 import urllib3
 from tuf.api.exceptions import (
-    BadVersionNumberError,
     DownloadError,
     DownloadHTTPError,
     ExpiredMetadataError,
-    LengthOrHashMismatchError,
     RepositoryError,
     SlowRetrievalError,
-    UnsignedMetadataError,
 )
 from tuf.api.metadata import Metadata, Root
 from tuf.ngclient import FetcherInterface, Updater, UpdaterConfig
 from tuf.ngclient.urllib3_fetcher import Urllib3Fetcher
 
+from tufrepo.advice import advise
 from tufrepo.errors import RejectedError, TufRepoError
 
 if TYPE_CHECKING:
@@ -55,6 +54,8 @@ if TYPE_CHECKING:
     from urllib3.response import BaseHTTPResponse
 
     Clock = Callable[[], float]
+
+logger = logging.getLogger(__name__)
 
 # What ngclient raises for a repository it refuses (ValueError: unparsable
 # metadata; OSError: the local cache or a socket).
@@ -106,45 +107,9 @@ class ClientReport:
             raise RejectedError(f"{failed.name}: {failed.detail}", hint=failed.hint)
 
 
-def explain(error: BaseException) -> str | None:
-    """Advice for a client error, by kind (expiry, signatures, rollback, hashes, HTTP)."""
-    if isinstance(error, ExpiredMetadataError):
-        return (
-            "metadata expires before the checked time: run `tufrepo online-sign` "
-            "(snapshot, timestamp) or sign the event `tufrepo bump-expiring` opens "
-            "(root, targets), then publish again"
-        )
-    if isinstance(error, UnsignedMetadataError):
-        return (
-            "a signature does not verify with the keys its delegator lists: a tampered "
-            "file, a broken root chain (metadata/N.root.json) or another repository's root"
-        )
-    if isinstance(error, BadVersionNumberError):
-        return (
-            "the server offers other versions than the client already trusts "
-            "(a rollback, or a published version skipped)"
-        )
-    if isinstance(error, LengthOrHashMismatchError):
-        return (
-            "a file served differs from what signed metadata lists: deploy the published "
-            "site as a whole, and if it was, treat it as tampering"
-        )
-    if isinstance(error, DownloadHTTPError):
-        return "the server does not have this file: is the whole published site deployed there?"
-    if isinstance(error, ClientTimeoutError):
-        return (
-            f"the server sends too slowly or stopped sending; check it, or allow the whole "
-            f"run more time with --timeout SECONDS (now {error.timeout:g})"
-        )
-    if isinstance(error, DownloadError):
-        return "the server could not be reached, or sent too much or too slowly"
-    if isinstance(error, TufRepoError):
-        return error.hint
-    return None
-
-
 def _failed(name: str, error: BaseException) -> Check:
-    return Check(name, ok=False, detail=_describe(error), hint=explain(error))
+    logger.debug("%s failed", name, exc_info=error)
+    return Check(name, ok=False, detail=_describe(error), hint=advise(error))
 
 
 class DirectoryFetcher(FetcherInterface):
@@ -213,6 +178,7 @@ class DeadlineFetcher(Urllib3Fetcher):
 
     def _fetch(self, url: str) -> Iterator[bytes]:
         left = self._time_left(url)
+        logger.debug("fetching %s (%.0f of %g seconds left)", url, left, self.timeout)
         self.socket_timeout = max(1, min(self._longest_wait, math.ceil(left)))
         try:
             chunks = super()._fetch(url)
@@ -346,7 +312,7 @@ def fetch_first_root(metadata_url: str, fetcher: FetcherInterface | None = None)
         parse_root(data)
     except (DownloadError, OSError, RejectedError) as e:
         raise RejectedError(
-            f"cannot get the first root from {url}: {_describe_short(e)}", hint=explain(e)
+            f"cannot get the first root from {url}: {_describe_short(e)}", hint=advise(e)
         ) from e
     return data
 
@@ -464,6 +430,7 @@ def _refresh_deployed(
     try:
         new_updater(url, None, root, cache, now=now, fetcher=fetcher).refresh()
     except ExpiredMetadataError as e:
+        logger.info("the deployed repository %s has expired metadata: %s", url, e)
         return Check(name, ok=True, detail=f"expired there, as a new deployment would fix: {e}")
     except CLIENT_ERRORS as e:
         return _failed(name, e)
@@ -564,6 +531,6 @@ def download_target(
             path = _fetch_target(updater, target_path, work / "download")
         except (*CLIENT_ERRORS, RejectedError) as e:
             raise RejectedError(
-                f"{target_path} does not verify: {_describe(e)}", hint=explain(e)
+                f"{target_path} does not verify: {_describe(e)}", hint=advise(e)
             ) from e
         return Path(path).read_bytes()

@@ -2,12 +2,19 @@
 
 Every failure a user can act on is a subclass of :class:`TufRepoError` with an
 ``exit_code``; ``tufrepo.cli`` maps them to process exit codes in one place.
-This module imports nothing from click and never prints.
+An error carries the advice its raiser knew (``hint``) and what caused it
+(``__cause__``, set by ``raise ... from e``); :func:`tufrepo.advice.advise`
+turns both into the one line of advice the user sees.  This module imports
+nothing from click and never prints.
 """
 
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 class ExitCode(enum.IntEnum):
@@ -25,15 +32,50 @@ class ExitCode(enum.IntEnum):
 class TufRepoError(Exception):
     """Base of every error tufrepo raises on purpose.
 
+    Args:
+        message: what failed, in one line.
+        hint: advice for the user, when the raiser knows better than the cause.
+        cause: what caused it (the same as ``raise ... from cause``).
+
     Attributes:
-        hint: advice for the user, or None.
+        hint: the raiser's advice, or None; :func:`tufrepo.advice.advise`
+            derives advice from the causes when it is None.
     """
 
     exit_code = ExitCode.INTERNAL
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, hint: str | None = None, *, cause: BaseException | None = None
+    ) -> None:
         super().__init__(message)
         self.hint = hint
+        if cause is not None:
+            self.__cause__ = cause
+
+    @property
+    def cause(self) -> BaseException | None:
+        """The exception this one was raised from, or None."""
+        return self.__cause__
+
+
+def cause_chain(error: BaseException) -> Iterator[BaseException]:
+    """``error``, then what caused it, and so on, as Python's tracebacks show the chain.
+
+    Follows ``__cause__`` (``raise ... from e``), else ``__context__`` (an
+    exception raised while handling another) unless ``raise ... from None``
+    suppressed it; stops at a loop.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        if current.__cause__ is not None:
+            current = current.__cause__
+        elif current.__suppress_context__:
+            current = None
+        else:
+            current = current.__context__
 
 
 class UsageError(TufRepoError):
@@ -80,3 +122,7 @@ class SignerUnavailableError(TufRepoError):
     """No signer could be obtained or signing failed (wrong key, PIN, OIDC, KMS)."""
 
     exit_code = ExitCode.SIGNER
+
+
+class DemoError(TufRepoError):
+    """A step of ``tufrepo demo`` did not end as expected."""

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from tufrepo import __version__
+from tufrepo.advice import advise
 from tufrepo.cli.app import App
 from tufrepo.cli.commands import COMMANDS
 from tufrepo.errors import ExitCode, TufRepoError
@@ -48,31 +49,56 @@ class _Group(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> object:
+        """Run the command; map every failure to its exit code here, and nowhere else.
+
+        A failure prints ``error:`` (and ``hint:`` when there is advice), with
+        -v also its causes and traceback, and with --json one JSON document
+        (see :meth:`App.fail`).
+        """
         try:
-            return super().invoke(ctx)
+            value = super().invoke(ctx)
         except TufRepoError as e:
-            _report(ctx, str(e), e.hint)
-            ctx.exit(int(e.exit_code))
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            _fail(ctx, str(e), advise(e), e.exit_code, e)
+        except click.exceptions.Exit:  # ctx.exit(code): the command chose its code
+            _app(ctx).finish()
+            raise
+        except click.ClickException as e:  # usage errors: click prints them on stderr
+            _app(ctx).fail(e.format_message(), hint=None, exit_code=e.exit_code, lines=False)
+            raise
+        except click.Abort:  # click prints "Aborted!" and exits 1
+            _app(ctx).fail("aborted", hint=None, exit_code=ExitCode.INTERNAL, lines=False)
             raise
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
+            _app(ctx).fail("interrupted", hint=None, exit_code=130, lines=False)
             ctx.exit(130)
         except Exception as e:  # noqa: BLE001 - the one place that reports bugs
             # A bug: say so in one line; the traceback is for -v.
-            _report(
-                ctx, f"internal error: {type(e).__name__}: {e}", "run again with -v for details"
-            )
-            ctx.exit(int(ExitCode.INTERNAL))
+            hint = advise(e) or (None if _app(ctx).verbose else "run again with -v for details")
+            _fail(ctx, f"internal error: {type(e).__name__}: {e}", hint, ExitCode.INTERNAL, e)
+        _app(ctx).finish()
+        return value
 
 
-def _report(ctx: click.Context, message: str, hint: str | None) -> None:
-    app = ctx.obj
-    if isinstance(app, App) and app.verbose:
-        logging.getLogger("tufrepo").error("error")
-    click.echo(f"error: {message}", err=True)
-    if hint:
-        click.echo(f"hint: {hint}", err=True)
+def _app(ctx: click.Context) -> App:
+    """The run's App; a bare one from the global options when the failure came first."""
+    if isinstance(ctx.obj, App):
+        return ctx.obj
+    return App(
+        verbose=int(ctx.params.get("verbose") or 0),
+        json_output=bool(ctx.params.get("json_output")),
+    )
+
+
+def _fail(
+    ctx: click.Context,
+    message: str,
+    hint: str | None,
+    code: int,
+    error: BaseException | None = None,
+) -> NoReturn:
+    _app(ctx).fail(message, hint=hint, exit_code=int(code), error=error)
+    ctx.exit(int(code))
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -86,7 +112,10 @@ def _report(ctx: click.Context, message: str, hint: str | None) -> None:
 )
 @click.option("-v", "--verbose", count=True, help="More detail; tracebacks on errors.")
 @click.option(
-    "--json", "json_output", is_flag=True, help="Print one JSON result object on stdout."
+    "--json",
+    "json_output",
+    is_flag=True,
+    help="Print one JSON object on stdout: the result; on failure also error, hint, exit_code.",
 )
 @click.option("--no-color", is_flag=True, help="Plain output without colours.")
 @click.option(
@@ -125,7 +154,6 @@ def cli(
     2 usage, 3 waiting for signatures, 4 rejected input or metadata,
     5 git/remote failure, 6 signer failure.
     """
-    logging.basicConfig(level=logging.WARNING - 10 * verbose, format="%(levelname)s: %(message)s")
     app = App(
         repo_dir=repo_dir,
         verbose=verbose,
@@ -135,6 +163,7 @@ def cli(
     )
     ctx.obj = app
     ctx.call_on_close(app.close)
+    app.start_logging()
     # One Sigstore instance for the whole process, chosen before any metadata is parsed.
     from tufrepo.signers import sigstore  # noqa: PLC0415 - keeps --version and --help fast
 

@@ -2,14 +2,22 @@
 
 Commands get an :class:`App` from the click context.  It is the only place that
 writes to stdout/stderr, reads environment variables, and writes the GitHub
-Actions output files.
+Actions output files.  It also routes the library's log records (module
+loggers under ``tufrepo``, and third-party ones) to stderr: ``warning: …``
+lines by default, every level with the logger's name under ``-v``.
+
+With ``--json`` stdout carries exactly one JSON document per run, printed when
+the command ends (:meth:`App.finish`): the command's result, and on failure
+also ``error``, ``hint`` and ``exit_code``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
+import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,10 +25,83 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tufrepo.errors import UsageError
+from tufrepo.errors import UsageError, cause_chain
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tufrepo.gitrepo import GitRepo
+
+_LEVEL_COLORS = {logging.WARNING: "yellow", logging.ERROR: "red", logging.CRITICAL: "red"}
+
+
+class LogLines(logging.Handler):
+    """Log records as ``level: message`` lines on stderr.
+
+    Each record is one line (a message's line breaks become spaces); with
+    ``verbose`` the line names the logger (``debug: tufrepo.client: …``) and a
+    record's exception follows as a traceback.  Lines go through click, so they
+    reach whatever ``sys.stderr`` is when they are written (CliRunner's too).
+    """
+
+    def __init__(self, *, verbose: int = 0, color: bool = False) -> None:
+        super().__init__()
+        self.verbose = verbose
+        self.color = color
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line, plus its traceback under ``verbose``."""
+        message = " ".join(line.strip() for line in record.getMessage().splitlines())
+        where = f"{record.name}: " if self.verbose else ""
+        text = f"{record.levelname.lower()}: {where}{message}"
+        fg = _LEVEL_COLORS.get(record.levelno)
+        if self.color and fg:
+            text = click.style(text, fg=fg)
+        if self.verbose and record.exc_info and record.exc_info[1] is not None:
+            text += "\n" + "".join(traceback.format_exception(record.exc_info[1])).rstrip()
+        return text
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write the record to stderr."""
+        try:
+            click.echo(self.format(record), err=True)
+        except Exception:  # noqa: BLE001 - logging must never break the command
+            self.handleError(record)
+
+
+def configure_logging(verbose: int, *, color: bool = False) -> Callable[[], None]:
+    """Send log records to stderr as :class:`LogLines`, for this run.
+
+    Without ``-v`` only warnings and errors show (``warning: …``); ``-v``
+    adds tufrepo's own debug and everyone's info records, ``-vv`` everyone's
+    debug records.  Any logger a module creates with
+    ``logging.getLogger(__name__)`` is covered; no module needs to register.
+
+    Returns:
+        A function that restores the previous configuration (a nested run,
+        such as the demo driving commands, leaves the outer one as it was).
+    """
+    root = logging.getLogger()
+    package = logging.getLogger("tufrepo")
+    before = root.level, package.level
+    replaced = [h for h in root.handlers if isinstance(h, LogLines)]
+    for old in replaced:
+        root.removeHandler(old)
+    handler = LogLines(verbose=verbose, color=color)
+    root.addHandler(handler)
+    root.setLevel(
+        logging.WARNING if not verbose else logging.INFO if verbose == 1 else logging.DEBUG
+    )
+    package.setLevel(logging.DEBUG if verbose else logging.NOTSET)
+
+    def restore() -> None:
+        root.removeHandler(handler)
+        for old in replaced:
+            root.addHandler(old)
+        root.setLevel(before[0])
+        package.setLevel(before[1])
+
+    return restore
 
 
 @dataclass
@@ -33,6 +114,9 @@ class App:
     color: bool = True
     now_override: datetime | None = None
     _git: GitRepo | None = field(default=None, repr=False)
+    _result: dict[str, Any] | None = field(default=None, repr=False)
+    _finished: bool = field(default=False, repr=False)
+    _restore_logging: Callable[[], None] | None = field(default=None, repr=False)
 
     # --- time and environment -----------------------------------------------------
 
@@ -62,10 +146,18 @@ class App:
         return self._git
 
     def close(self) -> None:
-        """Release resources at exit."""
+        """Release resources at exit, and restore the logging configuration."""
         if self._git is not None:
             self._git.close()
             self._git = None
+        if self._restore_logging is not None:
+            self._restore_logging()
+            self._restore_logging = None
+
+    def start_logging(self) -> None:
+        """Show log records on stderr for this run, as -v asks (see :func:`configure_logging`)."""
+        if self._restore_logging is None:
+            self._restore_logging = configure_logging(self.verbose, color=self.color)
 
     # --- output ------------------------------------------------------------------------
 
@@ -87,9 +179,14 @@ class App:
         )
 
     def result(self, data: dict[str, Any]) -> None:
-        """The command's result: one JSON object on stdout with --json; $GITHUB_OUTPUT always."""
+        """The command's result: $GITHUB_OUTPUT now; with --json, stdout when the command ends.
+
+        The JSON document is printed once, by :meth:`finish`, so that a
+        command failing after its result still prints one document (the
+        result with the error).  A second call adds to the first.
+        """
         if self.json_output:
-            click.echo(json.dumps(data, sort_keys=True))
+            self._result = {**(self._result or {}), **data}
         github_output = self.env("GITHUB_OUTPUT")
         if github_output:
             with Path(github_output).open("a", encoding="utf-8") as f:
@@ -99,6 +196,48 @@ class App:
                         f.write(f"{key}<<TUFREPO_EOF\n{text}\nTUFREPO_EOF\n")
                     else:
                         f.write(f"{key}={text}\n")
+
+    def finish(self) -> None:
+        """Print the --json result, if the command gave one; the document is printed once."""
+        if self.json_output and not self._finished and self._result is not None:
+            self._finished = True
+            click.echo(json.dumps(self._result, sort_keys=True))
+
+    def fail(
+        self,
+        message: str,
+        *,
+        hint: str | None,
+        exit_code: int,
+        error: BaseException | None = None,
+        lines: bool = True,
+    ) -> None:
+        """Report a failure: ``error:`` and ``hint:`` lines on stderr, and the --json document.
+
+        With -v, the chain of causes and the traceback of ``error`` follow
+        the two lines.  With --json, stdout gets one document: the result
+        the command gave so far (if any) with ``error``, ``hint`` and
+        ``exit_code``; nothing is printed when the document was already out.
+        ``lines=False`` prints only the document (click reports its own
+        usage errors on stderr).
+        """
+        if lines:
+            click.echo(f"error: {message}", err=True)
+            if hint:
+                click.echo(f"hint: {hint}", err=True)
+        if lines and self.verbose and error is not None:
+            for cause in list(cause_chain(error))[1:]:
+                click.echo(f"caused by: {type(cause).__name__}: {cause}", err=True)
+            click.echo("".join(traceback.format_exception(error)).rstrip(), err=True)
+        if self.json_output and not self._finished:
+            self._finished = True
+            document = {
+                **(self._result or {}),
+                "error": message,
+                "hint": hint,
+                "exit_code": exit_code,
+            }
+            click.echo(json.dumps(document, sort_keys=True))
 
     def step_summary(self, markdown: str) -> None:
         """Append Markdown to $GITHUB_STEP_SUMMARY when it is set."""

@@ -23,7 +23,7 @@ import click
 from securesystemslib.signer import CryptoSigner
 
 from tufrepo.cli.app import App, pass_app
-from tufrepo.errors import TufRepoError, UsageError
+from tufrepo.errors import DemoError, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -37,10 +37,6 @@ _GIT_ENV = {
     "GIT_COMMITTER_EMAIL": "demo@example.invalid",
     "GIT_TERMINAL_PROMPT": "0",
 }
-
-
-class DemoError(TufRepoError):
-    """A demo step did not end as expected."""
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
