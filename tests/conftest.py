@@ -10,8 +10,10 @@ click's CliRunner with ``-C <clone>``.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +22,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from securesystemslib.signer import CryptoSigner
+from webserver import serve_directory
 
 from tufrepo.cli import cli
 
@@ -108,6 +111,34 @@ class User:
     def sign(self, event: str, *extra: str) -> Result:
         return self.tufrepo("sign", event, "--key", self.key_uri, *extra)
 
+    def push_files(
+        self, event: str, files: dict[str, str | bytes | None], *, start: str = "origin/main"
+    ) -> None:
+        """Start ``event`` from ``start`` with ``files`` changed, push it, and go back to main.
+
+        ``files`` maps checkout paths to new content (None removes the file or
+        directory): what a maintainer does by hand before CI runs update-targets.
+        """
+        git(self.clone, "fetch", "-q")
+        git(self.clone, "switch", "-q", "-c", event, start)
+        for path, content in files.items():
+            target = self.clone / path
+            if content is None:
+                if target.is_dir():
+                    shutil.rmtree(target)
+                else:
+                    target.unlink()
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, str):
+                target.write_text(content)
+            else:
+                target.write_bytes(content)
+        git(self.clone, "add", "-A", "--", *files)
+        git(self.clone, "commit", "-q", "-m", f"{event}: {', '.join(files)}")
+        git(self.clone, "push", "-q", "origin", event)
+        git(self.clone, "switch", "-q", "main")
+
 
 @dataclass
 class World:
@@ -193,3 +224,16 @@ def init_repo(world: World, user: User, *args: str, event: str = "sign/init") ->
 def out(result: Result) -> str:
     """stdout and stderr together as a terminal would show them (click >= 8.2)."""
     return result.output
+
+
+ServeDir = Callable[[Path], str]
+
+
+@pytest.fixture
+def serve_dir() -> Iterator[ServeDir]:
+    """``serve_dir(site)`` -> base URL of ``site`` on 127.0.0.1, served until the test ends.
+
+    One server per call (see ``tests/webserver.py``); every shutdown is instant.
+    """
+    with ExitStack() as stack:
+        yield lambda site: stack.enter_context(serve_directory(site))

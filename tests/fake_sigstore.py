@@ -2,7 +2,7 @@
 
 Offline tests sign and verify with sigstore-python's real client, verifier and
 CLI against this instance.  It serves three services from one port-0
-``ThreadingHTTPServer`` in a daemon thread:
+``ThreadingHTTPServer`` in a daemon thread (``tests/webserver.py``):
 
 * Fulcio ``POST /api/v2/signingCert``: checks the bearer token's claims and the
   CSR's proof of possession, then issues a leaf certificate under a fake root CA
@@ -58,6 +58,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from webserver import Served
 
 AUDIENCE = "sigstore"
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
@@ -303,7 +304,7 @@ class FakeSigstore:
         self.log = MerkleLog()
         self._log_lock = threading.Lock()
         self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._served: Served | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -321,25 +322,15 @@ class FakeSigstore:
             raise RuntimeError("FakeSigstore is already started")
         server = _Server(self)
         self._server = server
-        self._thread = threading.Thread(
-            # A short poll interval keeps stop() from waiting up to half a second.
-            target=server.serve_forever,
-            args=(0.01,),
-            name="fake-sigstore",
-            daemon=True,
-        )
-        self._thread.start()
+        self._served = Served(server=server).start()
         return self
 
     def stop(self) -> None:
         """Stop serving and free the port; a no-op when not started."""
-        if self._server is None:
+        if self._served is None:
             return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        self._server = self._thread = None
+        self._served.stop()
+        self._server = self._served = None
 
     def __enter__(self) -> Self:
         return self.start()

@@ -126,14 +126,9 @@ def test_artifact_changes_invalidate_earlier_signatures(world: World) -> None:
     assert alice.sign("sign/init").exit_code == 0
     world.merge("sign/init")
 
-    git(alice.clone, "fetch", "-q")
-    git(alice.clone, "switch", "-q", "-c", "sign/new-targets", "origin/main")
-    (alice.clone / "targets").mkdir()
-    (alice.clone / "targets" / "file1.txt").write_text("hello\n")
-    (alice.clone / "targets" / "file2.txt").write_text("world\n")
-    git(alice.clone, "add", "targets")
-    git(alice.clone, "commit", "-q", "-m", "Add files")
-    git(alice.clone, "push", "-q", "origin", "sign/new-targets")
+    alice.push_files(
+        "sign/new-targets", {"targets/file1.txt": "hello\n", "targets/file2.txt": "world\n"}
+    )
 
     result = world.ci_run("--json", "update-targets", "--push", event="sign/new-targets")
     assert result.exit_code == 0, out(result)

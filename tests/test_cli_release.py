@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from conftest import World, git, init_repo, out, run
 from tufjs import check_site_with_both_clients
+from webserver import serve_directory
 
 DESCRIPTOR = {
     "image": "ghcr.io/example/oci-prometheus-sd-proxy@sha256:" + "ab" * 32,
@@ -74,19 +72,12 @@ def test_release_flow_from_an_app_job_to_a_signed_merge(
     site = tmp_path / "site"
     assert run("-C", str(world.ci), "publish", str(site), now=world.now).exit_code == 0
     check_site_with_both_clients(site, world.now)
-    server = ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(SimpleHTTPRequestHandler, directory=str(site))
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/metadata"
+    with serve_directory(site) as base:
+        url = f"{base}/metadata"
         got = run("download", TARGET, "--metadata-url", url, "--root", str(site / "metadata" / "1.root.json"),
                   now=world.now)  # fmt: skip
         assert got.exit_code == 0, out(got)
         assert json.loads(got.stdout) == DESCRIPTOR
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_rerunning_the_app_job_is_a_no_op(world: World, tmp_path: Path) -> None:

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import NOW, run
-from repo_builder import APP, APP_DATA, README, README_DATA, RepoBuilder, served, sha256
+from conftest import NOW, ServeDir, run
+from repo_builder import APP, APP_DATA, README, README_DATA, RepoBuilder, sha256
 from tuf.api.exceptions import ExpiredMetadataError
 from tuf.ngclient import Updater
 from tuf.ngclient._internal.trusted_metadata_set import TrustedMetadataSet
@@ -49,24 +47,14 @@ def builder(tmp_path: Path) -> RepoBuilder:
     return RepoBuilder.create(tmp_path / "repo", NOW)
 
 
-Serve = Callable[[Path], str]
-
-
-@pytest.fixture
-def serve() -> Iterator[Serve]:
-    """serve(site) -> base URL on 127.0.0.1, for as long as the test runs."""
-    with ExitStack() as stack:
-        yield lambda site: stack.enter_context(served(site))
-
-
 @pytest.fixture
 def site(builder: RepoBuilder, tmp_path: Path) -> Path:
     return publish(builder, tmp_path / "site")
 
 
 @pytest.fixture
-def url(site: Path, serve: Serve) -> str:
-    return serve(site)
+def url(site: Path, serve_dir: ServeDir) -> str:
+    return serve_dir(site)
 
 
 def root_file(site: Path) -> str:
@@ -220,9 +208,9 @@ def test_a_trusted_root_must_be_root_metadata(url: str, site: Path) -> None:
     )
 
 
-def test_trust_on_first_use_needs_a_first_root(tmp_path: Path, serve: Serve) -> None:
+def test_trust_on_first_use_needs_a_first_root(tmp_path: Path, serve_dir: ServeDir) -> None:
     (tmp_path / "empty" / "metadata").mkdir(parents=True)
-    url = serve(tmp_path / "empty")
+    url = serve_dir(tmp_path / "empty")
     report = run_client_checks(f"{url}/metadata", now=NOW)
     failed = report.failure
     assert failed is not None
@@ -319,12 +307,12 @@ def test_test_client_and_tufjs_reject_a_tampered_artifact(url: str, site: Path) 
 
 
 def test_test_client_and_tufjs_reject_a_broken_root_chain(
-    builder: RepoBuilder, tmp_path: Path, serve: Serve
+    builder: RepoBuilder, tmp_path: Path, serve_dir: ServeDir
 ) -> None:
     builder.rotate_root()
     builder.write()
     site = publish(builder, tmp_path / "site")
-    url = serve(site)
+    url = serve_dir(site)
     assert run("test-client", f"{url}/metadata", "--root", root_file(site)).exit_code == 0
     ok, detail = tufjs(url, site, [APP])
     assert ok, detail
@@ -344,14 +332,14 @@ def test_test_client_and_tufjs_reject_a_broken_root_chain(
 
 
 def test_test_client_updates_from_the_deployed_repository(
-    builder: RepoBuilder, tmp_path: Path, serve: Serve
+    builder: RepoBuilder, tmp_path: Path, serve_dir: ServeDir
 ) -> None:
-    old = serve(publish(builder, tmp_path / "old"))
+    old = serve_dir(publish(builder, tmp_path / "old"))
     builder.rotate_root()
     builder.roles["delegated"].signed.version = 2
     builder.bump_online()
     builder.write()
-    new = serve(publish(builder, tmp_path / "new"))
+    new = serve_dir(publish(builder, tmp_path / "new"))
     root = root_file(tmp_path / "old")
     result = run(
         "test-client", f"{new}/metadata", "--update-from", f"{old}/metadata", "--root", root,
@@ -376,10 +364,10 @@ def test_test_client_updates_from_the_deployed_repository(
 
 
 def test_update_from_an_expired_deployment_is_noted_not_failed(
-    url: str, site: Path, tmp_path: Path, serve: Serve
+    url: str, site: Path, tmp_path: Path, serve_dir: ServeDir
 ) -> None:
     builder = RepoBuilder.create(tmp_path / "other", NOW)  # another repository entirely
-    other = serve(publish(builder, tmp_path / "other-site"))
+    other = serve_dir(publish(builder, tmp_path / "other-site"))
     later = NOW + timedelta(days=3)
     result = run("test-client", f"{url}/metadata", "--update-from", f"{url}/metadata",
                  "--root", root_file(site), "--time", later.isoformat())  # fmt: skip
@@ -396,13 +384,13 @@ def test_update_from_an_expired_deployment_is_noted_not_failed(
 
 
 def test_test_client_targets_url_default_and_override(
-    builder: RepoBuilder, tmp_path: Path, serve: Serve
+    builder: RepoBuilder, tmp_path: Path, serve_dir: ServeDir
 ) -> None:
     site = tmp_path / "site"
     store = WorktreeStore(builder.top)
     build_site(TufRepository(store, now=NOW), store, site, now=NOW,
                metadata_path="tuf", targets_path="files")  # fmt: skip
-    url = serve(site)
+    url = serve_dir(site)
     root = str(site / "tuf" / "1.root.json")
     result = run("test-client", f"{url}/tuf", "--root", root, "--target", APP)
     assert result.exit_code == 4  # default: {url}/tuf/targets, which does not exist

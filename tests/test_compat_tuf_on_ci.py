@@ -168,14 +168,7 @@ def test_tuf_on_ci_sign_signs_a_tufrepo_event(world: World) -> None:
     # carol's tuf-on-ci settings map her keyid to her file2: key.
     _configure(carol, **{_keyid(world, "@carol"): carol.key_uri})
 
-    git(alice.clone, "fetch", "-q")
-    git(alice.clone, "switch", "-q", "-c", "sign/files", "origin/main")
-    (alice.clone / "targets").mkdir()
-    (alice.clone / "targets" / "release.json").write_text('{"version": "1.0"}\n')
-    git(alice.clone, "add", "targets")
-    git(alice.clone, "commit", "-q", "-m", "release")
-    git(alice.clone, "push", "-q", "origin", "sign/files")
-    git(alice.clone, "switch", "-q", "main")
+    alice.push_files("sign/files", {"targets/release.json": '{"version": "1.0"}\n'})
     assert world.ci_run("update-targets", "--push", event="sign/files").exit_code == 0
     assert alice.sign("sign/files").exit_code == 0
 

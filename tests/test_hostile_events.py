@@ -4,12 +4,16 @@ with the specific finding; honest events of the same shape must pass.
 
 One repository is built per module (root and targets signed by @alice, a
 delegated role `releases`, artifacts in both) and each scenario is a branch.
+Before every test the world is put back as it was built (origin's branches,
+then every clone's main and work tree), so no test sees another's merges or
+branches and the tests pass in any order.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,10 +37,16 @@ EXPIRES_OK = (NOW + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
 class Base:
     world: World
     attacker: Path
+    refs: dict[str, str]  # origin's refs as built: refname -> commit
+
+    @property
+    def clones(self) -> list[Path]:
+        return [self.world.ci, self.attacker, *(u.clone for u in self.world.users.values())]
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Base]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Base]:
+    """The world, built once per module (see :func:`base` for each test's copy of it)."""
     tmp = tmp_path_factory.mktemp("hostile")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HOME", str(tmp))
@@ -46,7 +56,55 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Base]:
         for key in _CLEARED_ENV:
             mp.delenv(key, raising=False)
         world = _build(tmp)
-        yield Base(world, world.root / "attacker")
+        built = Base(world, world.root / "attacker", _refs(world.origin))
+        for clone in built.clones:
+            git(clone, "fetch", "-q", "origin")  # every clone holds the built main (see _reset)
+        yield built
+
+
+@pytest.fixture
+def base(built: Base) -> Base:
+    """The built world, reset: no test depends on what another pushed, merged or left behind."""
+    _reset(built)
+    assert _refs(built.world.origin) == built.refs
+    built.world.now = NOW
+    return built
+
+
+def _refs(repo: Path) -> dict[str, str]:
+    listing = git(repo, "for-each-ref", "--format=%(objectname) %(refname)")
+    return {ref: commit for commit, ref in (line.split(" ", 1) for line in listing.splitlines())}
+
+
+# Every clone back to the built main, without a fetch (every clone holds that
+# commit): its other branches and remote-tracking refs deleted, the work tree
+# clean except the signer's settings file (which is not in git).
+_RESET_CLONES = """
+main=$1; shift
+for clone in "$@"; do
+  git -C "$clone" checkout -q -f -B main "$main"
+  git -C "$clone" clean -q -f -d -x -e /.tuf-on-ci-sign.ini
+  { git -C "$clone" for-each-ref --format='delete %(refname)' refs/heads refs/remotes refs/tags |
+      grep -v -x -e 'delete refs/heads/main' -e 'delete refs/remotes/origin/main' \
+        -e 'delete refs/remotes/origin/HEAD' || true
+    echo "update refs/remotes/origin/main $main"
+  } | git -C "$clone" update-ref --stdin
+done
+"""
+
+
+def _reset(base: Base) -> None:
+    now = _refs(base.world.origin)
+    commands = [f"delete {ref}\n" for ref in sorted(now.keys() - base.refs.keys())]
+    commands += [
+        f"update {ref} {c}\n" for ref, c in sorted(base.refs.items()) if now.get(ref) != c
+    ]
+    if commands:
+        subprocess.run(["git", "update-ref", "--stdin"], cwd=base.world.origin, input="".join(commands),
+                       text=True, check=True)  # fmt: skip
+    main = base.refs["refs/heads/main"]
+    subprocess.run(["bash", "-e", "-o", "pipefail", "-c", _RESET_CLONES, "reset", main,
+                    *map(str, base.clones)], check=True)  # fmt: skip
 
 
 def _build(tmp: Path) -> World:
@@ -69,15 +127,7 @@ def _build(tmp: Path) -> World:
         alice.tufrepo("delegate", "sign/deleg", "releases", "--key", alice.key_uri).exit_code == 0
     )
     world.merge("sign/deleg")
-    git(alice.clone, "fetch", "-q")
-    git(alice.clone, "switch", "-q", "-c", "sign/files", "origin/main")
-    (alice.clone / "targets" / "releases").mkdir(parents=True)
-    (alice.clone / "targets" / "top.txt").write_text("top\n")
-    (alice.clone / "targets" / "releases" / "a.txt").write_text("a\n")
-    git(alice.clone, "add", "targets")
-    git(alice.clone, "commit", "-q", "-m", "files")
-    git(alice.clone, "push", "-q", "origin", "sign/files")
-    git(alice.clone, "switch", "-q", "main")
+    alice.push_files("sign/files", {"targets/top.txt": "top\n", "targets/releases/a.txt": "a\n"})
     assert world.ci_run("update-targets", "--push", event="sign/files").exit_code == 0
     assert alice.sign("sign/files").exit_code == 0
     assert world.status("sign/files")[0] == 0
@@ -529,7 +579,6 @@ def test_stale_event_is_rejected(base: Base) -> None:
     exit_code, status = world.status(event)
     assert exit_code == 4
     assert "stale-event" in {f["code"] for f in status["findings"]}
-    git(world.ci, "checkout", "-q", "main")
 
 
 # Shapes that are not attacks: real repositories make them (tuf-on-ci's own
@@ -588,7 +637,6 @@ def test_outside_changes_can_be_refused(base: Base) -> None:
     status = json.loads(result.stdout.splitlines()[0])
     assert result.exit_code == 4
     assert [f["code"] for f in status["findings"]] == ["outside-change"]
-    git(base.world.ci, "checkout", "-q", "main")
 
 
 def test_event_without_common_history_is_rejected(base: Base) -> None:
@@ -601,7 +649,6 @@ def test_event_without_common_history_is_rejected(base: Base) -> None:
     result = world.ci_run("status", event="sign/orphan")
     assert result.exit_code == 4
     assert "shares no history with main" in out(result)
-    git(world.ci, "checkout", "-q", "main")
 
 
 def test_shallow_checkout_is_deepened_before_judging(base: Base, tmp_path: Path) -> None:
@@ -656,12 +703,7 @@ def test_honest_delegation_change_passes(base: Base, args: tuple[str, ...]) -> N
 def test_honest_delegation_removal_passes(base: Base) -> None:
     world, alice = base.world, base.world.users["alice"]
     event = "sign/honest-remove"
-    git(alice.clone, "fetch", "-q")
-    git(alice.clone, "switch", "-q", "-c", event, "origin/main")
-    shutil.rmtree(alice.clone / "targets" / "releases")
-    git(alice.clone, "commit", "-q", "-a", "-m", "remove releases artifacts")
-    git(alice.clone, "push", "-q", "origin", event)
-    git(alice.clone, "switch", "-q", "main")
+    alice.push_files(event, {"targets/releases": None})
     assert (
         alice.tufrepo("delegate", event, "releases", "--remove", "--key", alice.key_uri).exit_code
         == 0
@@ -684,7 +726,6 @@ def test_signing_drops_signatures_of_keys_the_role_no_longer_lists(base: Base) -
     assert "e" * 64 not in {s["keyid"] for s in signed["signatures"]}
     code, status = world.status(event)
     assert code == 0, status
-    git(world.ci, "checkout", "-q", "main")
 
 
 def test_deleting_top_level_roles_is_refused(base: Base) -> None:

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from click.testing import Result
 from conftest import NOW, git, run
-from repo_builder import APP, APP_DATA, DELEGATED, README, README_DATA, RepoBuilder, served, sha256
+from repo_builder import APP, APP_DATA, DELEGATED, README, README_DATA, RepoBuilder, sha256
 from tuf.api.metadata import DelegatedRole
 from tufjs import tufjs_refresh
+from webserver import serve_directory
 
 from tufrepo.client import download_target
 from tufrepo.errors import RejectedError
@@ -65,7 +66,7 @@ def both_clients_accept(
 ) -> None:
     """ngclient and tuf-js refresh from 1.root.json and download every target in ``targets``."""
     root = site / metadata / "1.root.json"
-    with served(site) as url:
+    with serve_directory(site) as url:
         for path, data in targets.items():
             got = download_target(
                 f"{url}/{metadata}", f"{url}/{files}", root.read_bytes(), path, now=NOW

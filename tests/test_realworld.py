@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 from conftest import git, out, run
-from repo_builder import served
+from webserver import serve_directory
 
 FIXTURES = Path(__file__).parent / "realworld" / "fixtures"
 EVENTS = sorted(p.parent for p in FIXTURES.glob("*/case.json") if (p.parent / "event").is_dir())
@@ -130,7 +130,7 @@ def test_real_main_verifies_and_publishes(tmp_path: Path, case_dir: Path) -> Non
         root = case_dir / "metadata" / "root_history" / f"{case['client_root']}.root.json"
         targets = json.loads((case_dir / "metadata" / "targets.json").read_text())
         checks = [a for path in sorted(targets["signed"]["targets"]) for a in ("--target", path)]
-        with served(site) as url:
+        with serve_directory(site) as url:
             client = run("test-client", f"{url}/metadata", "--root", str(root), *checks, now=now)
         if client.exit_code != 0:
             failures.append(f"test-client: exit {client.exit_code}\n{out(client)}")

@@ -18,16 +18,17 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import NOW, World, git, init_repo, out, run
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from repo_builder import RepoBuilder, served
+from repo_builder import RepoBuilder
 from securesystemslib.signer import CryptoSigner, SSlibKey
 from tuf.api.metadata import Metadata, Root, Targets
+from webserver import Served, serve_directory
 
 import tufrepo.client
 from tufrepo import fields
@@ -410,17 +411,11 @@ def trickling(clock: FakeClock, seconds_per_byte: float = 2.0) -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        stop.set()
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with Served(Trickle) as served:
+        try:
+            yield served.url
+        finally:
+            stop.set()  # before the shutdown: a handler still trickling returns at once
 
 
 def signed_root() -> bytes:
@@ -494,7 +489,7 @@ def test_the_deadline_spans_the_whole_run_not_each_file(tmp_path: Path) -> None:
     store = WorktreeStore(builder.top)
     build_site(TufRepository(store, now=NOW), store, tmp_path / "site", now=NOW)
     root = (tmp_path / "site" / "metadata" / "1.root.json").read_bytes()
-    with served(tmp_path / "site") as url:
+    with serve_directory(tmp_path / "site") as url:
         assert run_client_checks(f"{url}/metadata", root_bytes=root, now=NOW).ok
         # every file arrives at once, but each look at the clock is 100 s later
         report = run_client_checks(

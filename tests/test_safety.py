@@ -6,6 +6,7 @@ raises; races by running another user's command at the moment before a push.
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Callable
 from datetime import timedelta
@@ -28,14 +29,7 @@ def two_signer_event(world: World) -> tuple[Any, Any]:
     assert bob.sign("sign/init").exit_code == 0
     assert alice.sign("sign/init").exit_code == 0
     world.merge("sign/init")
-    git(alice.clone, "fetch", "-q")
-    git(alice.clone, "switch", "-q", "-c", "sign/files", "origin/main")
-    (alice.clone / "targets").mkdir()
-    (alice.clone / "targets" / "a.txt").write_text("a\n")
-    git(alice.clone, "add", "targets")
-    git(alice.clone, "commit", "-q", "-m", "a")
-    git(alice.clone, "push", "-q", "origin", "sign/files")
-    git(alice.clone, "switch", "-q", "main")
+    alice.push_files("sign/files", {"targets/a.txt": "a\n"})
     assert world.ci_run("update-targets", "--push", event="sign/files").exit_code == 0
     return alice, bob
 
@@ -234,14 +228,28 @@ def test_a_failed_publish_leaves_the_previous_site(
     world.tick(1.5)
     assert world.ci_run("online-sign", "--push").exit_code == 0
 
-    import tufrepo.publish  # noqa: PLC0415
+    # The file system refuses to move the new site into place (the real replace
+    # runs: the old site was already moved aside, and must come back).
+    real_rename = Path.rename
+    renames: list[tuple[str, str]] = []
 
-    def crash(staging: Path, out_dir: Path) -> None:
-        raise OSError(28, "No space left on device")
+    def rename(self: Path, target: str | Path) -> Path:
+        target = Path(target)
+        renames.append((self.name, target.name))
+        if self.name.startswith(".site.staging-") and target == site.resolve():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_rename(self, target)
 
-    monkeypatch.setattr(tufrepo.publish, "_replace", crash)
+    monkeypatch.setattr(Path, "rename", rename)
     result = run("-C", str(world.ci), "publish", str(site), now=world.now)
-    assert result.exit_code == 1
+    assert result.exit_code == 1, out(result)
+    assert "No space left on device" in out(result)
+    moved_aside, failed, restored = renames
+    assert moved_aside[0] == "site"
+    assert moved_aside[1].startswith(".site.old-")
+    assert failed[0].startswith(".site.staging-")
+    assert failed[1] == "site"
+    assert restored == (moved_aside[1], "site")
     assert {p.relative_to(site): p.read_bytes() for p in site.rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in site.parent.iterdir()) == ["site"], (
         "no staging directory left behind"

@@ -9,14 +9,11 @@ by the online-sign workflow's ambient GitHub identity.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +21,7 @@ import pytest
 from conftest import NOW, World, git
 from fake_sigstore import GOOGLE_ISSUER, FakeSigstore, mint_token
 from tufjs import tufjs_refresh
+from webserver import serve_directory
 
 WORKFLOW = "https://github.com/octo/tuf-repo/.github/workflows/online-sign.yml@refs/heads/main"
 ALICE, BOB, MALLORY = "alice@example.com", "bob@example.com", "mallory@example.com"
@@ -113,12 +111,7 @@ def test_sigstore_signers_and_ambient_online_signing(
     site = tmp_path / "site"
     ok(tufrepo(world.ci, "publish", str(site)))
 
-    server = ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(SimpleHTTPRequestHandler, directory=str(site))
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serve_directory(site) as url:
         done = ok(
             tufrepo(
                 world.ci,
@@ -135,9 +128,6 @@ def test_sigstore_signers_and_ambient_online_signing(
         )
         assert not accepted
         assert "signed by 0/2 keys" in str(detail)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_wrong_identity_or_issuer_never_counts(world: World, sigstore: FakeSigstore) -> None:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import shutil
 import subprocess
 import tempfile
-import threading
 from datetime import datetime
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tuf.api.metadata import Metadata, Targets
+from webserver import serve_directory
 
 from tufrepo.client import download_target
 
@@ -49,22 +47,11 @@ def check_site_with_both_clients(site: Path, now: datetime) -> None:
         signed: object = Metadata.from_file(str(path)).signed
         if isinstance(signed, Targets):
             targets += list(signed.targets)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
     root = (metadata / "1.root.json").read_bytes()
-    try:
+    with serve_directory(site) as url:
         for target in targets:
             download_target(f"{url}/metadata", None, root, target, now=now)
         ok, detail = tufjs_refresh(
             f"{url}/metadata", f"{url}/targets", metadata / "1.root.json", targets
         )
         assert ok, detail
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
