@@ -5,7 +5,7 @@ Every role lives in memory as python-tuf ``Metadata`` with ed25519
 time is a parameter; nothing touches git or the disk.
 A test builds a known-good state, changes it the way a signing event or an
 attacker would, and hands both states to the code under test as
-:class:`~tufrepo.store.OverlayStore` objects::
+:class:`~tufrepo.core.store.OverlayStore` objects::
 
     sim = RepositorySimulator(NOW)
     good = sim.store()                       # known good
@@ -55,8 +55,8 @@ from tuf.api.metadata import (
 )
 from tuf.ngclient import FetcherInterface
 
-from tufrepo import fields
-from tufrepo.constants import (
+from tufrepo.core import fields
+from tufrepo.core.constants import (
     EXPIRY_PERIOD,
     KEYOWNER,
     ONLINE_ROLES,
@@ -68,15 +68,15 @@ from tufrepo.constants import (
     TARGETS,
     TIMESTAMP,
 )
-from tufrepo.event import SigningEvent
-from tufrepo.fields import spec_keyid
-from tufrepo.repository import TufRepository, serialize
-from tufrepo.store import OverlayStore
+from tufrepo.core.fields import spec_keyid
+from tufrepo.core.repository import TufRepository, serialize
+from tufrepo.core.store import OverlayStore
+from tufrepo.ops.event import SigningEvent
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-    from tufrepo.store import Store
+    from tufrepo.core.store import Store
 
 DELEGATED = "delegated"
 README = "readme.txt"

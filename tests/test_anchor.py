@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from test_robustness import FakeClock, trickling
 
-from tufrepo.anchor import published_store
 from tufrepo.errors import GitStateError
+from tufrepo.ops.anchor import published_store
 
 
 def test_a_trickling_mirror_fails_within_the_deadline() -> None:

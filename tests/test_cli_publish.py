@@ -13,7 +13,7 @@ from tuf.api.metadata import Metadata, Targets
 from tufjs import check_site_with_both_clients, tufjs_refresh
 
 from tufrepo import signers
-from tufrepo.repository import serialize
+from tufrepo.core.repository import serialize
 
 
 @pytest.fixture
@@ -328,10 +328,10 @@ def test_download_fails_on_an_expired_timestamp(world: World, served: tuple[Path
 
 def test_build_site_refuses_paths_and_hashes_that_escape(world: World, tmp_path: Path) -> None:
     """Defence in depth: even without the validation engine, nothing is written outside OUT."""
+    from tufrepo.core.repository import TufRepository  # noqa: PLC0415
+    from tufrepo.core.store import OverlayStore, WorktreeStore  # noqa: PLC0415
     from tufrepo.errors import RejectedError  # noqa: PLC0415
-    from tufrepo.publish import build_site  # noqa: PLC0415
-    from tufrepo.repository import TufRepository  # noqa: PLC0415
-    from tufrepo.store import OverlayStore, WorktreeStore  # noqa: PLC0415
+    from tufrepo.ops.publish import build_site  # noqa: PLC0415
 
     released(world, delegate=False)
     git(world.ci, "checkout", "-q", "main")

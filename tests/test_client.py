@@ -30,10 +30,10 @@ from tufrepo.client import (
     run_client_checks,
     set_reference_time,
 )
+from tufrepo.core.repository import TufRepository
+from tufrepo.core.store import WorktreeStore
 from tufrepo.errors import RejectedError
-from tufrepo.publish import build_site
-from tufrepo.repository import TufRepository
-from tufrepo.store import WorktreeStore
+from tufrepo.ops.publish import build_site
 
 
 def publish(builder: RepoBuilder, site: Path) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tufrepo.errors import UsageError
-from tufrepo.session import check_event_name
+from tufrepo.ops.session import check_event_name
 
 
 @pytest.mark.parametrize("name", ["sign/x", "sign/release-1-4-2-rc-123", "sign/a/b", "sign/v1.2"])

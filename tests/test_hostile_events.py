@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from securesystemslib.signer import Key, SSlibKey
 
-from tufrepo.fields import spec_keyid
+from tufrepo.core.fields import spec_keyid
 
 EXPIRES_OK = (NOW + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -20,8 +20,9 @@ from conftest import World, git, init_repo, out, run
 from securesystemslib.signer import CryptoSigner, Signer
 from tuf.api.metadata import Metadata, Root
 
-from tufrepo import fields, signers
-from tufrepo.repository import serialize
+from tufrepo import signers
+from tufrepo.core import fields
+from tufrepo.core.repository import serialize
 
 
 @dataclass

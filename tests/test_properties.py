@@ -17,12 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
-from tufrepo import fields, layout
 from tufrepo.checks.rules import signed_rule
-from tufrepo.editing import RoleChange, init_repository
-from tufrepo.event import SigningEvent
-from tufrepo.status import EventState, event_status
-from tufrepo.store import OverlayStore
+from tufrepo.core import fields, layout
+from tufrepo.core.store import OverlayStore
+from tufrepo.ops.editing import RoleChange, init_repository
+from tufrepo.ops.event import SigningEvent
+from tufrepo.ops.status import EventState, event_status
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 USER = CryptoSigner.generate_ed25519()

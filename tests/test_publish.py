@@ -21,10 +21,10 @@ from tufjs import tufjs_refresh
 from webserver import serve_directory
 
 from tufrepo.client import download_target
+from tufrepo.core.repository import TufRepository, serialize
+from tufrepo.core.store import WorktreeStore
 from tufrepo.errors import RejectedError
-from tufrepo.publish import PublishResult, build_site, render_index
-from tufrepo.repository import TufRepository, serialize
-from tufrepo.store import WorktreeStore
+from tufrepo.ops.publish import PublishResult, build_site, render_index
 
 SITE_NAMES = sorted([
     "metadata/1.delegated.json",

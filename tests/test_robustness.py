@@ -31,13 +31,13 @@ from tuf.api.metadata import Metadata, Root, Targets
 from webserver import Served, serve_directory
 
 import tufrepo.client
-from tufrepo import fields
 from tufrepo.client import ClientTimeoutError, download_target, run_client_checks
+from tufrepo.core import fields
+from tufrepo.core.repository import TufRepository, parse_metadata, serialize
+from tufrepo.core.store import WorktreeStore
 from tufrepo.errors import MetadataError, RejectedError
-from tufrepo.expiry import event_name
-from tufrepo.publish import build_site
-from tufrepo.repository import TufRepository, parse_metadata, serialize
-from tufrepo.store import WorktreeStore
+from tufrepo.ops.expiry import event_name
+from tufrepo.ops.publish import build_site
 
 EXPIRY = "x-tuf-on-ci-expiry-period"
 SIGNING = "x-tuf-on-ci-signing-period"

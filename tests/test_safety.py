@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from conftest import World, git, init_repo, out, run
 
+from tufrepo.core.store import WorktreeStore
 from tufrepo.errors import GitStateError
 from tufrepo.gitrepo import GitRepo
-from tufrepo.session import EventSession
-from tufrepo.store import WorktreeStore
+from tufrepo.ops.session import EventSession
 
 
 def two_signer_event(world: World) -> tuple[Any, Any]:

@@ -1,6 +1,6 @@
 """What `repo-sign` shows and refuses (issue #10 item 7).
 
-Unit tests of :mod:`tufrepo.summary` on metadata built with python-tuf's API:
+Unit tests of :mod:`tufrepo.ops.summary` on metadata built with python-tuf's API:
 every kind of change a signer vouches for yields its own line, and no line
 shows an old value equal to the new one.  CLI tests through the World
 fixture: an event that `status` rejects is refused by `repo-sign` (exit 4,
@@ -31,7 +31,7 @@ from tuf.api.metadata import (
 
 from tufrepo.cli.app import App
 from tufrepo.cli.common import summary_lines
-from tufrepo.constants import (
+from tufrepo.core.constants import (
     EXPIRY_PERIOD,
     KEYOWNER,
     ONLINE_URI,
@@ -41,7 +41,7 @@ from tufrepo.constants import (
     TARGETS,
     TIMESTAMP,
 )
-from tufrepo.summary import Kind, RoleSummary, summarize
+from tufrepo.ops.summary import Kind, RoleSummary, summarize
 
 EXPIRES = datetime(2030, 1, 1, 12, tzinfo=UTC)
 ALICE = new_signer(**{KEYOWNER: "@alice"}).public_key

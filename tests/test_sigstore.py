@@ -172,7 +172,7 @@ def test_a_wrong_identity_or_issuer_never_counts(world: World, sigstore: FakeSig
             "from sigstore.oidc import IdentityToken\n"
             "from tuf.api.metadata import Metadata\n"
             "from tufrepo.signers import sigstore as sigstore_backend\n"
-            "from tufrepo.repository import serialize\n"
+            "from tufrepo.core.repository import serialize\n"
             "sigstore_backend.register(Path(sys.argv[1]))\n"
             "path = Path('metadata/targets.json')\n"
             "md = Metadata.from_bytes(path.read_bytes())\n"

@@ -47,7 +47,7 @@ from sigstore.verify.policy import Identity
 from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp
 from webserver import Served, serve_directory
 
-from tufrepo.repository import serialize
+from tufrepo.core.repository import serialize
 from tufrepo.signers import sigstore as sigstore_backend
 
 BOB = "bob@example.com"

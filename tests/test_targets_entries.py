@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from tuf.api.metadata import Metadata, TargetFile, Targets
 
-from tufrepo.repository import TufRepository
-from tufrepo.store import WorktreeStore
-from tufrepo.targets import entry_matches, is_artifact_path, update_targets
+from tufrepo.core.repository import TufRepository
+from tufrepo.core.store import WorktreeStore
+from tufrepo.ops.targets import entry_matches, is_artifact_path, update_targets
 
 DATA = b"release\n"
 ACTUAL = TargetFile.from_data("a.txt", DATA, ["sha256"])

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Self
 import git
 from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
-from tufrepo.constants import BOT_EMAIL, BOT_NAME
+from tufrepo.core.constants import BOT_EMAIL, BOT_NAME
+from tufrepo.core.store import FileEntry, FileKind
 from tufrepo.errors import GitStateError, PushRejectedError
-from tufrepo.store import FileEntry, FileKind
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -20,9 +20,9 @@ import configparser
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tufrepo.constants import DEFAULT_REMOTE, SETTINGS_FILE
+from tufrepo.core.constants import DEFAULT_REMOTE, SETTINGS_FILE
+from tufrepo.core.fields import normalize_handle
 from tufrepo.errors import ConfigError, UsageError
-from tufrepo.fields import normalize_handle
 
 if TYPE_CHECKING:
     from pathlib import Path

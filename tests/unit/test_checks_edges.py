@@ -19,7 +19,14 @@ from tufrepo.checks import Finding, Severity, errors, judge_event, judge_main, w
 from tufrepo.checks.history import chain_start, check_history
 from tufrepo.checks.keys import check_key_set
 from tufrepo.checks.rules import guard, root_rules
-from tufrepo.constants import EXPIRY_PERIOD, ROOT, SIGNING_PERIOD, SNAPSHOT, TARGETS, TIMESTAMP
+from tufrepo.core.constants import (
+    EXPIRY_PERIOD,
+    ROOT,
+    SIGNING_PERIOD,
+    SNAPSHOT,
+    TARGETS,
+    TIMESTAMP,
+)
 from tufrepo.errors import MetadataError, UnsupportedKeyError
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)

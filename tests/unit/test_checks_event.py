@@ -18,9 +18,16 @@ from simulator import APP, DELEGATED, ONLINE, README, RepositorySimulator, new_s
 from tuf.api.metadata import DelegatedRole, Delegations, Metadata, SuccinctRoles, TargetFile
 
 from tufrepo.checks import Finding, Severity, judge_event
-from tufrepo.constants import EXPIRY_PERIOD, ROOT, SIGNING_PERIOD, SNAPSHOT, TARGETS, TIMESTAMP
-from tufrepo.event import SigningEvent
-from tufrepo.store import WorktreeStore
+from tufrepo.core.constants import (
+    EXPIRY_PERIOD,
+    ROOT,
+    SIGNING_PERIOD,
+    SNAPSHOT,
+    TARGETS,
+    TIMESTAMP,
+)
+from tufrepo.core.store import WorktreeStore
+from tufrepo.ops.event import SigningEvent
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 ERROR, WAITING, WARNING = Severity.ERROR, Severity.WAITING, Severity.WARNING

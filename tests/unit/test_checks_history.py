@@ -9,8 +9,8 @@ from simulator import RepositorySimulator
 
 from tufrepo.checks import Finding, Severity
 from tufrepo.checks.history import chain_start, check_history
-from tufrepo.constants import ROOT
-from tufrepo.store import OverlayStore
+from tufrepo.core.constants import ROOT
+from tufrepo.core.store import OverlayStore
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 ERROR, WARNING = Severity.ERROR, Severity.WARNING

@@ -14,8 +14,8 @@ from tuf.api.metadata import DelegatedRole, Delegations, Root, Snapshot, Targets
 
 from tufrepo.checks import Severity
 from tufrepo.checks.keys import check_key_set, key_set_of, public_identity
-from tufrepo.constants import KEYOWNER
-from tufrepo.fields import spec_keyid
+from tufrepo.core.constants import KEYOWNER
+from tufrepo.core.fields import spec_keyid
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
 ALICE = new_signer("keys alice", **{KEYOWNER: "@alice"}).public_key

@@ -15,7 +15,7 @@ from simulator import DELEGATED, README, RepositorySimulator
 
 from tufrepo.checks import Finding, Severity, judge_main
 from tufrepo.checks.rules import currency_rule
-from tufrepo.constants import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
+from tufrepo.core.constants import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 ERROR, WAITING, WARNING = Severity.ERROR, Severity.WAITING, Severity.WARNING

@@ -23,7 +23,7 @@ from tuf.api.exceptions import ExpiredMetadataError, LengthOrHashMismatchError
 from tuf.ngclient import Updater
 
 from tufrepo.client import new_updater
-from tufrepo.constants import ROOT, TARGETS
+from tufrepo.core.constants import ROOT, TARGETS
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 

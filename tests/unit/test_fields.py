@@ -1,4 +1,4 @@
-"""``tufrepo.fields``: periods, signer handles and spec keyids."""
+"""``tufrepo.core.fields``: periods, signer handles and spec keyids."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from securesystemslib.signer import SSlibKey
 from simulator import ONLINE, ONLINE_KEY_URI, RepositorySimulator, new_signer
 from tuf.api.metadata import Targets
 
-from tufrepo import fields
-from tufrepo.constants import (
+from tufrepo.core import fields
+from tufrepo.core.constants import (
     EXPIRY_PERIOD,
     KEYOWNER,
     ONLINE_URI,
@@ -22,8 +22,8 @@ from tufrepo.constants import (
     TARGETS,
     TIMESTAMP,
 )
+from tufrepo.core.fields import Periods
 from tufrepo.errors import MetadataError, UsageError
-from tufrepo.fields import Periods
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""``tufrepo.status``: who signed, who is missing, and whether an event is ready."""
+"""``tufrepo.ops.status``: who signed, who is missing, and whether an event is ready."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from simulator import APP, DELEGATED, README, RepositorySimulator
 from tuf.api.metadata import Metadata, Targets
 
 from tufrepo.checks import Finding, Severity
-from tufrepo.constants import ROOT, TARGETS
-from tufrepo.event import SigningEvent
-from tufrepo.status import (
+from tufrepo.core.constants import ROOT, TARGETS
+from tufrepo.ops.event import SigningEvent
+from tufrepo.ops.status import (
     Change,
     DelegationChange,
     EventState,

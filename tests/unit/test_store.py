@@ -1,4 +1,4 @@
-"""``tufrepo.store``: overlays, atomic work-tree writes, and walks that never follow links."""
+"""``tufrepo.core.store``: overlays, atomic work-tree writes, and walks that never follow links."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tufrepo.store import FileEntry, OverlayStore, WorktreeStore, apply_overlay
+from tufrepo.core.store import FileEntry, OverlayStore, WorktreeStore, apply_overlay
 
 
 def base_store() -> OverlayStore:

@@ -23,16 +23,16 @@ from typing import TYPE_CHECKING
 
 from tuf.api.metadata import Root
 
-from tufrepo import layout
 from tufrepo.checks.findings import Finding, Severity
-from tufrepo.constants import ROOT, ROOT_HISTORY_DIR
+from tufrepo.core import layout
+from tufrepo.core.constants import ROOT, ROOT_HISTORY_DIR
+from tufrepo.core.parsing import parse_typed
 from tufrepo.errors import MetadataError
-from tufrepo.parsing import parse_typed
 
 if TYPE_CHECKING:
     from tuf.api.metadata import Metadata
 
-    from tufrepo.store import Store
+    from tufrepo.core.store import Store
 
 
 @functools.lru_cache(maxsize=512)

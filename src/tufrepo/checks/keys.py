@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from securesystemslib.formats import encode_canonical
 
-from tufrepo import fields
 from tufrepo.checks.findings import Finding, Severity
+from tufrepo.core import fields
 
 if TYPE_CHECKING:
     from securesystemslib.signer import Key

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import Root, Targets
 
-from tufrepo import fields, layout
 from tufrepo.checks.findings import Finding, Severity
 from tufrepo.checks.keys import check_key_set, key_set_of
-from tufrepo.constants import (
+from tufrepo.core import fields, layout
+from tufrepo.core.constants import (
     METADATA_DIR,
     ONLINE_ROLES,
     ROOT,
@@ -33,8 +33,8 @@ from tufrepo.constants import (
     TOP_LEVEL_ROLES,
 )
 from tufrepo.errors import MetadataError, RejectedError, UnsupportedKeyError
-from tufrepo.release import check_target_path
-from tufrepo.targets import desired_targets, entry_matches, is_artifact_path
+from tufrepo.ops.release import check_target_path
+from tufrepo.ops.targets import desired_targets, entry_matches, is_artifact_path
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -42,9 +42,9 @@ if TYPE_CHECKING:
 
     from tuf.api.metadata import Signed, TargetFile
 
-    from tufrepo.parsing import AnyMetadata
-    from tufrepo.repository import TufRepository
-    from tufrepo.store import Store
+    from tufrepo.core.parsing import AnyMetadata
+    from tufrepo.core.repository import TufRepository
+    from tufrepo.core.store import Store
 
 # Policy bounds for expiry periods (days).  Timestamp is signed by a key CI
 # holds and is what bounds a freeze: a long timestamp expiry turns a stolen
@@ -372,7 +372,11 @@ def _artifact_files(files: Store) -> list[Finding]:
         if entry.kind != "file":
             # Attack: a symlink or device could publish a file from outside the repository.
             findings.append(
-                Finding("", "artifact-file", f"{entry.path} is a {entry.kind}, not a regular file")
+                Finding(
+                    "",
+                    "artifact-file",
+                    f"{entry.path} is a {'special file' if entry.kind == 'other' else entry.kind}, not a regular file",
+                )
             )
             continue
         try:

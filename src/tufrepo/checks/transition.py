@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING
 
 from tuf.api.metadata import Root
 
-from tufrepo import layout
 from tufrepo.checks.findings import Finding, Severity, unique
 from tufrepo.checks.history import check_history
 from tufrepo.checks.rules import (
@@ -47,7 +46,8 @@ from tufrepo.checks.rules import (
     tree_rules,
     version_rule,
 )
-from tufrepo.constants import (
+from tufrepo.core import layout
+from tufrepo.core.constants import (
     METADATA_DIR,
     ONLINE_ROLES,
     ROOT,
@@ -56,15 +56,15 @@ from tufrepo.constants import (
     TOP_LEVEL_ROLES,
 )
 from tufrepo.errors import MetadataError
-from tufrepo.targets import is_artifact_path
+from tufrepo.ops.targets import is_artifact_path
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from tufrepo.event import SigningEvent
-    from tufrepo.parsing import AnyMetadata
-    from tufrepo.repository import TufRepository
-    from tufrepo.store import Store
+    from tufrepo.core.parsing import AnyMetadata
+    from tufrepo.core.repository import TufRepository
+    from tufrepo.core.store import Store
+    from tufrepo.ops.event import SigningEvent
 
 
 def judge_event(

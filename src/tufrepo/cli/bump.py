@@ -6,7 +6,7 @@ import click
 
 from tufrepo.cli.app import App, pass_app
 from tufrepo.cli.common import remote_option
-from tufrepo.expiry import bump_expiring
+from tufrepo.ops.expiry import bump_expiring
 
 
 @click.command("bump-expiring")

@@ -7,15 +7,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tufrepo import fields, signers
+from tufrepo import signers
+from tufrepo.core import fields
 from tufrepo.errors import GitStateError, RejectedError, SignerUnavailableError, UsageError
-from tufrepo.session import EventSession
+from tufrepo.ops.session import EventSession
+from tufrepo.ops.signing import sign_roles
+from tufrepo.ops.status import Change, RoleStatus
+from tufrepo.ops.summary import Change as SummaryChange
+from tufrepo.ops.summary import Kind as SummaryKind
+from tufrepo.ops.summary import RoleSummary, summarize_event_role
 from tufrepo.settings import Settings, load_settings
-from tufrepo.signing import sign_roles
-from tufrepo.status import Change, RoleStatus
-from tufrepo.summary import Change as SummaryChange
-from tufrepo.summary import Kind as SummaryKind
-from tufrepo.summary import RoleSummary, summarize_event_role
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -256,9 +257,9 @@ def _date(value: object) -> str:
 def summary_lines(status: RoleSummary | RoleStatus) -> list[str]:
     """A human summary of one role's change, shown before signing: one line per change.
 
-    Given a :class:`~tufrepo.summary.RoleSummary` (what ``repo-sign`` shows) it lists
+    Given a :class:`~tufrepo.ops.summary.RoleSummary` (what ``repo-sign`` shows) it lists
     every change the signer vouches for, grouped by the role it concerns.  A
-    :class:`~tufrepo.status.RoleStatus` gives the shorter status view.
+    :class:`~tufrepo.ops.status.RoleStatus` gives the shorter status view.
     """
     if isinstance(status, RoleSummary):
         return role_summary_lines(status)
@@ -351,9 +352,9 @@ anchor_option = click.option(
 
 def judge_main_checkout(app: App, anchor: str | None, action: str) -> None:
     """Judge the checkout (main) from its anchor; refuse (exit 4) on any error, show warnings."""
-    from tufrepo.anchor import judge_main_state, require_main  # noqa: PLC0415
-    from tufrepo.repository import TufRepository  # noqa: PLC0415
-    from tufrepo.store import WorktreeStore  # noqa: PLC0415
+    from tufrepo.core.repository import TufRepository  # noqa: PLC0415
+    from tufrepo.core.store import WorktreeStore  # noqa: PLC0415
+    from tufrepo.ops.anchor import judge_main_state, require_main  # noqa: PLC0415
 
     git = app.git()
     head = git.head()  # None: no history yet, the work tree is the first state

@@ -13,9 +13,9 @@ from tufrepo.cli.common import (
     sign_what_i_owe,
     user_key,
 )
-from tufrepo.constants import DELEGATION_DEPTH
-from tufrepo.editing import RoleChange, configure_role, needs_user_key, remove_delegation
+from tufrepo.core.constants import DELEGATION_DEPTH
 from tufrepo.errors import UsageError
+from tufrepo.ops.editing import RoleChange, configure_role, needs_user_key, remove_delegation
 
 
 @click.command("delegate")

@@ -15,9 +15,9 @@ from tufrepo.cli.common import (
     sign_what_i_owe,
     user_key,
 )
-from tufrepo.constants import ONLINE_ROLES, ROOT, TARGETS, TIMESTAMP, TOP_LEVEL_ROLES
-from tufrepo.editing import RoleChange, init_repository, needs_user_key
+from tufrepo.core.constants import ONLINE_ROLES, ROOT, TARGETS, TIMESTAMP, TOP_LEVEL_ROLES
 from tufrepo.errors import UsageError
+from tufrepo.ops.editing import RoleChange, init_repository, needs_user_key
 
 TEMPLATE_READMES = ("metadata/README.md", "targets/README.md")
 

@@ -6,15 +6,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tufrepo import fields, signers
+from tufrepo import signers
 from tufrepo.cli.app import App, pass_app
 from tufrepo.cli.common import PATH_PREFIX_ENV, anchor_option, judge_main_checkout, remote_option
-from tufrepo.constants import EVENT_BRANCH_PREFIX, MAIN_BRANCH, SNAPSHOT, TIMESTAMP
+from tufrepo.core import fields
+from tufrepo.core.constants import EVENT_BRANCH_PREFIX, MAIN_BRANCH, SNAPSHOT, TIMESTAMP
+from tufrepo.core.layout import role_path
+from tufrepo.core.repository import TufRepository
+from tufrepo.core.store import OverlayStore, WorktreeStore, apply_overlay
 from tufrepo.errors import GitStateError, PushRejectedError, RejectedError, SignerUnavailableError
-from tufrepo.layout import role_path
-from tufrepo.online import online_sign
-from tufrepo.repository import TufRepository
-from tufrepo.store import OverlayStore, WorktreeStore, apply_overlay
+from tufrepo.ops.online import online_sign
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -8,9 +8,9 @@ import click
 
 from tufrepo.cli.app import App, pass_app
 from tufrepo.cli.common import anchor_option, judge_main_checkout
-from tufrepo.publish import build_site
-from tufrepo.repository import TufRepository
-from tufrepo.store import WorktreeStore
+from tufrepo.core.repository import TufRepository
+from tufrepo.core.store import WorktreeStore
+from tufrepo.ops.publish import build_site
 
 
 @click.command("publish")

@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 
 from tufrepo.cli.app import App, pass_app
-from tufrepo.constants import DEFAULT_REMOTE, ROOT
+from tufrepo.core.constants import DEFAULT_REMOTE, ROOT
 from tufrepo.errors import RejectedError, UsageError
 from tufrepo.gitrepo import GitRepo, redact
-from tufrepo.release import check_target_path, release_event_name, stage_artifacts
-from tufrepo.session import EventSession
+from tufrepo.ops.release import check_target_path, release_event_name, stage_artifacts
+from tufrepo.ops.session import EventSession
 
 
 @click.command("open-event")

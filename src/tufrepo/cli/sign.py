@@ -18,16 +18,16 @@ from tufrepo.cli.common import (
     user_key,
     user_option,
 )
-from tufrepo.constants import ROOT
-from tufrepo.editing import accept_invites
+from tufrepo.core.constants import ROOT
 from tufrepo.errors import GitStateError, PushRejectedError, RejectedError
 from tufrepo.gitrepo import GitTreeStore
-from tufrepo.signing import SignResult, reapply, sign_roles
-from tufrepo.status import EventState, event_status
-from tufrepo.summary import summarize_event_role
+from tufrepo.ops.editing import accept_invites
+from tufrepo.ops.signing import SignResult, reapply, sign_roles
+from tufrepo.ops.status import EventState, event_status
+from tufrepo.ops.summary import summarize_event_role
 
 if TYPE_CHECKING:
-    from tufrepo.session import EventSession
+    from tufrepo.ops.session import EventSession
     from tufrepo.settings import Settings
 
 

@@ -10,11 +10,11 @@ import click
 from tufrepo.checks import Severity
 from tufrepo.cli.app import App, pass_app
 from tufrepo.cli.common import checkout_known_good, remote_option, signer_count
+from tufrepo.core.store import WorktreeStore
 from tufrepo.errors import ExitCode
-from tufrepo.event import SigningEvent
 from tufrepo.gitrepo import GitTreeStore
-from tufrepo.status import EventState, EventStatus, RoleStatus, event_status
-from tufrepo.store import WorktreeStore
+from tufrepo.ops.event import SigningEvent
+from tufrepo.ops.status import EventState, EventStatus, RoleStatus, event_status
 
 MAX_LISTED = 100
 _LABEL = {Severity.ERROR: "Error", Severity.WAITING: "Waiting", Severity.WARNING: "Warning"}

@@ -6,12 +6,12 @@ import click
 
 from tufrepo.cli.app import App, pass_app
 from tufrepo.cli.common import checkout_known_good, remote_option
-from tufrepo.constants import METADATA_DIR
+from tufrepo.core.constants import METADATA_DIR
+from tufrepo.core.repository import TufRepository
+from tufrepo.core.store import OverlayStore, WorktreeStore, apply_overlay
 from tufrepo.errors import GitStateError, RejectedError
 from tufrepo.gitrepo import GitTreeStore
-from tufrepo.repository import TufRepository
-from tufrepo.store import OverlayStore, WorktreeStore, apply_overlay
-from tufrepo.targets import update_targets
+from tufrepo.ops.targets import update_targets
 
 
 @click.command("update-targets")

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import click
 
-from tufrepo.anchor import judge_main_state
 from tufrepo.checks import Finding, Severity, errors, judge_event
 from tufrepo.checks.rules import currency_rule, guard
 from tufrepo.cli.app import App, pass_app
 from tufrepo.cli.common import anchor_option, checkout_known_good, remote_option
-from tufrepo.constants import EVENT_BRANCH_PREFIX
+from tufrepo.core.constants import EVENT_BRANCH_PREFIX
+from tufrepo.core.repository import TufRepository
+from tufrepo.core.store import WorktreeStore
 from tufrepo.errors import RejectedError
-from tufrepo.event import SigningEvent
 from tufrepo.gitrepo import GitTreeStore
-from tufrepo.repository import TufRepository
-from tufrepo.store import WorktreeStore
+from tufrepo.ops.anchor import judge_main_state
+from tufrepo.ops.event import SigningEvent
 
 
 @click.command("verify")

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from tuf.api.metadata import Root, Targets
 
-from tufrepo import fields
-from tufrepo.constants import (
+from tufrepo.core import fields
+from tufrepo.core.constants import (
     EXPIRY_PERIOD,
     KEYOWNER,
     ONLINE_ROLES,
@@ -42,8 +42,8 @@ if TYPE_CHECKING:
     from securesystemslib.signer import Key
     from tuf.api.metadata import Signed, TargetFile
 
-    from tufrepo.event import SigningEvent
-    from tufrepo.parsing import AnyMetadata
+    from tufrepo.core.parsing import AnyMetadata
+    from tufrepo.ops.event import SigningEvent
 
 KEYID_PREFIX = 8
 HASH_PREFIX = 12

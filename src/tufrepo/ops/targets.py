@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING
 
 from tuf.api.metadata import TargetFile, Targets
 
-from tufrepo.constants import TARGETS, TARGETS_DIR
-from tufrepo.delegations import MAX_DELEGATION_DEPTH
+from tufrepo.core.constants import TARGETS, TARGETS_DIR
+from tufrepo.core.delegations import MAX_DELEGATION_DEPTH
 from tufrepo.errors import RejectedError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from tufrepo.repository import TufRepository
-    from tufrepo.store import Store
+    from tufrepo.core.repository import TufRepository
+    from tufrepo.core.store import Store
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def scan_artifacts(files: Store) -> list[Artifact]:
             continue
         if entry.kind != "file":
             raise RejectedError(
-                f"{entry.path} is a {entry.kind}, not a regular file",
+                f"{entry.path} is a {'special file' if entry.kind == 'other' else entry.kind}, not a regular file",
                 hint="only regular files may be published as artifacts",
             )
         data = files.read(entry.path)

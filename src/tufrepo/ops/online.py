@@ -1,7 +1,7 @@
 """Online signing of snapshot and timestamp on main.
 
 The gate is elsewhere: main is judged from its anchor first
-(:mod:`tufrepo.anchor`, :mod:`tufrepo.checks`), so CI never vouches for
+(:mod:`tufrepo.ops.anchor`, :mod:`tufrepo.checks`), so CI never vouches for
 metadata the key holders did not sign.  :func:`online_sign` refreshes snapshot when a targets role's version
 changed, when it is in its signing period, or when it no longer verifies (e.g.
 the online key changed), and timestamp when snapshot changed, when it is in
@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING
 
 from tuf.api.metadata import Root
 
-from tufrepo import fields
-from tufrepo.constants import SNAPSHOT, TIMESTAMP
+from tufrepo.core import fields
+from tufrepo.core.constants import SNAPSHOT, TIMESTAMP
 from tufrepo.errors import RejectedError
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from tufrepo.repository import TufRepository
+    from tufrepo.core.repository import TufRepository
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def in_signing_period(repo: TufRepository, role: str, now: datetime) -> bool:
 def online_sign(repo: TufRepository, now: datetime) -> OnlineResult:
     """Refresh snapshot and timestamp as needed (see module docstring).
 
-    The caller judges main first (:func:`tufrepo.anchor.judge_main_state`):
+    The caller judges main first (:func:`tufrepo.ops.anchor.judge_main_state`):
     this function only decides what to re-sign.
 
     Args:

@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tufrepo.checks import Finding, errors, judge_event
-from tufrepo.constants import EVENT_BRANCH_PREFIX, MAIN_BRANCH
+from tufrepo.core.constants import EVENT_BRANCH_PREFIX, MAIN_BRANCH
+from tufrepo.core.store import OverlayStore
 from tufrepo.errors import GitStateError, RejectedError, UsageError
-from tufrepo.event import SigningEvent
 from tufrepo.gitrepo import GitRepo, GitTreeStore, is_valid_branch_name
-from tufrepo.store import OverlayStore
+from tufrepo.ops.event import SigningEvent
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
-from tufrepo import layout
-from tufrepo.constants import ROOT, TARGETS, TOP_LEVEL_ROLES
+from tufrepo.core import layout
+from tufrepo.core.constants import ROOT, TARGETS, TOP_LEVEL_ROLES
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 from securesystemslib.formats import encode_canonical
 from securesystemslib.signer import Key
 
-from tufrepo.constants import (
+from tufrepo.core.constants import (
     DEFAULT_PERIODS,
     DELEGATED_DEFAULT_PERIODS,
     EXPIRY_PERIOD,

@@ -1,6 +1,6 @@
 """Per-role signing status of a signing event, and what each role's change is.
 
-Pure queries over a :class:`~tufrepo.event.SigningEvent`: which signers signed
+Pure queries over a :class:`~tufrepo.ops.event.SigningEvent`: which signers signed
 and which are missing against the delegator's threshold (for root both the
 known-good root's threshold and its own), open invitations, artifact changes
 and delegation changes.  :func:`event_status` adds the validation findings and
@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from tuf.api.metadata import Root, Targets
 
-from tufrepo import fields
 from tufrepo.checks import Finding, Severity, errors, judge_event, waiting, warnings
-from tufrepo.constants import ONLINE_ROLES, ROOT, TARGETS
-from tufrepo.delegations import delegated_keys
+from tufrepo.core import fields
+from tufrepo.core.constants import ONLINE_ROLES, ROOT, TARGETS
+from tufrepo.core.delegations import delegated_keys
 from tufrepo.errors import MetadataError
 
 if TYPE_CHECKING:
@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 
     from tuf.api.metadata import Role, Signed
 
-    from tufrepo.event import SigningEvent
-    from tufrepo.parsing import AnyMetadata
-    from tufrepo.store import Store
+    from tufrepo.core.parsing import AnyMetadata
+    from tufrepo.core.store import Store
+    from tufrepo.ops.event import SigningEvent
 
 
 @dataclass(frozen=True)

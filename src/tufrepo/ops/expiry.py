@@ -23,21 +23,21 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tufrepo.constants import EVENT_BRANCH_PREFIX, MAIN_BRANCH, ROOT
+from tufrepo.core.constants import EVENT_BRANCH_PREFIX, MAIN_BRANCH, ROOT
+from tufrepo.core.layout import role_path
+from tufrepo.core.parsing import parse_metadata, role_type
+from tufrepo.core.repository import TufRepository
+from tufrepo.core.store import OverlayStore
 from tufrepo.errors import GitStateError, MetadataError
 from tufrepo.gitrepo import GitTreeStore
-from tufrepo.layout import role_path
-from tufrepo.online import in_signing_period
-from tufrepo.parsing import parse_metadata, role_type
-from tufrepo.repository import TufRepository
-from tufrepo.store import OverlayStore
+from tufrepo.ops.online import in_signing_period
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from datetime import datetime
 
+    from tufrepo.core.store import Store
     from tufrepo.gitrepo import GitRepo
-    from tufrepo.store import Store
 
 # Event names longer than this are replaced by a short name with a digest: a
 # branch name is one file name under .git/refs/heads/sign/ (255 bytes at most

@@ -34,20 +34,21 @@ from typing import TYPE_CHECKING
 from tuf.api.metadata import TargetFile, Targets
 from tuf.ngclient.config import UpdaterConfig
 
-from tufrepo import __version__, fields, layout
+from tufrepo import __version__
 from tufrepo.checks.history import chain_start
 from tufrepo.client import CLIENT_ERRORS, DirectoryFetcher, new_updater
-from tufrepo.constants import ROOT, ROOT_HISTORY_DIR, SNAPSHOT, TARGETS_DIR, TIMESTAMP
-from tufrepo.delegations import delegated_keys
+from tufrepo.core import fields, layout
+from tufrepo.core.constants import ROOT, ROOT_HISTORY_DIR, SNAPSHOT, TARGETS_DIR, TIMESTAMP
+from tufrepo.core.delegations import delegated_keys
 from tufrepo.errors import RejectedError
-from tufrepo.release import check_target_path
-from tufrepo.targets import entry_matches
+from tufrepo.ops.release import check_target_path
+from tufrepo.ops.targets import entry_matches
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from tufrepo.repository import TufRepository
-    from tufrepo.store import Store
+    from tufrepo.core.repository import TufRepository
+    from tufrepo.core.store import Store
 
 _HEX = re.compile(r"[0-9a-f]{32,128}")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from tufrepo.constants import METADATA_DIR, ROOT, ROOT_HISTORY_DIR
+from tufrepo.core.constants import METADATA_DIR, ROOT, ROOT_HISTORY_DIR
 
 # Role names become file names: keep them to a conservative, portable set.
 _SAFE_ROLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")

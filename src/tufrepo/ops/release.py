@@ -15,13 +15,13 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING
 
-from tufrepo.constants import EVENT_BRANCH_PREFIX, TARGETS_DIR
+from tufrepo.core.constants import EVENT_BRANCH_PREFIX, TARGETS_DIR
 from tufrepo.errors import RejectedError, UsageError
-from tufrepo.targets import is_artifact_path, update_targets
+from tufrepo.ops.targets import is_artifact_path, update_targets
 
 if TYPE_CHECKING:
-    from tufrepo.event import SigningEvent
-    from tufrepo.store import WritableStore
+    from tufrepo.core.store import WritableStore
+    from tufrepo.ops.event import SigningEvent
 
 MAX_TARGET_PATH = 512
 # Paths made only of these characters need no Unicode checks (the common case).

@@ -9,15 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tufrepo import fields
-from tufrepo.repository import verifies
+from tufrepo.core import fields
+from tufrepo.core.repository import verifies
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from securesystemslib.signer import Key, Signature, Signer
 
-    from tufrepo.event import SigningEvent
+    from tufrepo.ops.event import SigningEvent
 
 
 @dataclass(frozen=True)

@@ -41,16 +41,16 @@ from tuf.api.metadata import (
 )
 from tuf.repository import AbortEdit, Repository
 
-from tufrepo import delegations as tree
-from tufrepo import fields, layout
-from tufrepo.constants import ONLINE_ROLES, ROOT, SNAPSHOT, SPEC_VERSION, TARGETS, TIMESTAMP
+from tufrepo.core import delegations as tree
+from tufrepo.core import fields, layout
+from tufrepo.core.constants import ONLINE_ROLES, ROOT, SNAPSHOT, SPEC_VERSION, TARGETS, TIMESTAMP
+from tufrepo.core.parsing import AnyMetadata, narrow, parse_metadata, role_type, serialize
 from tufrepo.errors import MetadataError, SignerUnavailableError, TufRepoError
-from tufrepo.parsing import AnyMetadata, narrow, parse_metadata, role_type, serialize
 
 if TYPE_CHECKING:
     from tuf.api.metadata import DelegatedRole
 
-    from tufrepo.store import Store, WritableStore
+    from tufrepo.core.store import Store, WritableStore
 
 SignerFor = Callable[[Key], Signer]
 
@@ -189,10 +189,10 @@ class TufRepository(Repository):
         md = self.read_root()
         return md.signed if md is not None else None
 
-    # --- delegation tree (see tufrepo.delegations) -----------------------------------
+    # --- delegation tree (see tufrepo.core.delegations) -----------------------------------
 
     def delegations(self) -> Iterator[tuple[str, DelegatedRole]]:
-        """Every (delegator, delegated role), breadth first: :func:`tufrepo.delegations.delegations`."""
+        """Every (delegator, delegated role), breadth first: :func:`tufrepo.core.delegations.delegations`."""
         return tree.delegations(self)
 
     def targets_roles(self) -> list[str]:
@@ -366,7 +366,7 @@ def dumps_json(data: object) -> bytes:
     return (json.dumps(data, indent=1, sort_keys=True) + "\n").encode()
 
 
-# parse_metadata and serialize live in tufrepo.parsing; re-exported for existing importers.
+# parse_metadata and serialize live in tufrepo.core.parsing; re-exported for existing importers.
 __all__ = [
     "AbortEdit",
     "MetadataError",

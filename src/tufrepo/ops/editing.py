@@ -1,7 +1,7 @@
 """Changes a maintainer makes on a signing event: roles, signers, periods, keys.
 
-Each function edits a :class:`~tufrepo.event.SigningEvent` in place under the
-signing-event rules of :class:`~tufrepo.repository.TufRepository`.  A change
+Each function edits a :class:`~tufrepo.ops.event.SigningEvent` in place under the
+signing-event rules of :class:`~tufrepo.core.repository.TufRepository`.  A change
 to a role's delegation (signers, threshold, paths) also re-versions the
 delegated role, so its existing signatures never silently count under the new
 delegation (tuf-on-ci #95).
@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 from tuf.api.metadata import DelegatedRole, Delegations, Root, Targets
 
-from tufrepo import fields, layout
-from tufrepo.constants import (
+from tufrepo.core import fields, layout
+from tufrepo.core.constants import (
     DEFAULT_PERIODS,
     DELEGATED_DEFAULT_PERIODS,
     DELEGATION_DEPTH,
@@ -37,7 +37,7 @@ from tufrepo.errors import RejectedError, UsageError
 if TYPE_CHECKING:
     from securesystemslib.signer import Key
 
-    from tufrepo.event import SigningEvent
+    from tufrepo.ops.event import SigningEvent
 
 
 @dataclass
@@ -318,6 +318,13 @@ def _configure_delegated(
         raise UsageError(
             f"'{role}' is not a valid role name",
             hint="use letters, digits, '.', '_' and '-' (it becomes metadata/<role>.json)",
+        )
+    taken = {r.casefold(): r for r in [*TOP_LEVEL_ROLES, *repo.targets_roles()]}
+    if taken.get(role.casefold(), role) != role:
+        # The checks refuse names that are one file on case-insensitive file systems.
+        raise UsageError(
+            f"'{role}' differs from the role '{taken[role.casefold()]}' only by case",
+            hint="pick another name: role names become file names",
         )
     parent = repo.delegator_name(role)
     if parent not in (None, TARGETS):

@@ -28,7 +28,7 @@ from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
 from tuf.api.serialization import DeserializationError
 from tuf.api.serialization.json import JSONSerializer
 
-from tufrepo.constants import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
+from tufrepo.core.constants import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
 from tufrepo.errors import MetadataError, UnsupportedKeyError
 
 if TYPE_CHECKING:

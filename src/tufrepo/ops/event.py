@@ -2,7 +2,7 @@
 
 A signing event is a ``sign/*`` branch.  Its *known-good* state is the
 merge-base with the remote's main.  :class:`SigningEvent` wraps a
-:class:`~tufrepo.repository.TufRepository` over the event's files with the
+:class:`~tufrepo.core.repository.TufRepository` over the event's files with the
 known-good store beside it, and the open invitations kept in
 ``metadata/.signing-event-state``.
 
@@ -15,15 +15,15 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tufrepo import fields, layout
-from tufrepo.constants import EVENT_STATE_FILE, METADATA_DIR, ONLINE_ROLES, ROOT, TARGETS
+from tufrepo.core import fields, layout
+from tufrepo.core.constants import EVENT_STATE_FILE, METADATA_DIR, ONLINE_ROLES, ROOT, TARGETS
+from tufrepo.core.repository import TufRepository, dumps_json, verifies
 from tufrepo.errors import MetadataError
-from tufrepo.repository import TufRepository, dumps_json, verifies
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from tufrepo.store import Store, WritableStore
+    from tufrepo.core.store import Store, WritableStore
 
 
 @dataclass

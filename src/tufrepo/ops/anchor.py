@@ -26,23 +26,23 @@ from typing import TYPE_CHECKING
 from tuf.api.exceptions import DownloadError, DownloadHTTPError, DownloadLengthMismatchError
 from tuf.api.metadata import Root, Snapshot, Timestamp
 
-from tufrepo import fields, layout
 from tufrepo.checks import Finding, Severity, errors, judge_main, warnings
 from tufrepo.checks.findings import unique
 from tufrepo.client import DeadlineFetcher
-from tufrepo.constants import ROOT, ROOT_HISTORY_DIR, SNAPSHOT, TIMESTAMP
+from tufrepo.core import fields, layout
+from tufrepo.core.constants import ROOT, ROOT_HISTORY_DIR, SNAPSHOT, TIMESTAMP
+from tufrepo.core.parsing import MAX_METADATA_BYTES, parse_typed
+from tufrepo.core.repository import TufRepository
+from tufrepo.core.store import OverlayStore
 from tufrepo.errors import GitStateError, MetadataError, RejectedError, UsageError
 from tufrepo.gitrepo import GitTreeStore
-from tufrepo.parsing import MAX_METADATA_BYTES, parse_typed
-from tufrepo.repository import TufRepository
-from tufrepo.store import OverlayStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
+    from tufrepo.core.store import Store
     from tufrepo.gitrepo import GitRepo
-    from tufrepo.store import Store
 
 MAX_ROOT_VERSIONS = 10_000
 FETCH_TIMEOUT = 120.0  # seconds for reading the whole published anchor
