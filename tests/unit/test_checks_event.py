@@ -492,6 +492,6 @@ def test_links_and_special_files_are_never_artifacts(tmp_path: Path) -> None:
     os.mkfifo(top / "targets" / "fifo")
     findings = judge_event(SigningEvent(WorktreeStore(top), good, now=NOW))
     assert [(f.role, f.code, f.severity, f.message) for f in findings] == [
-        ("", "artifact-file", ERROR, "targets/fifo is a other, not a regular file"),
+        ("", "artifact-file", ERROR, "targets/fifo is a special file, not a regular file"),
         ("", "artifact-file", ERROR, "targets/passwd is a symlink, not a regular file"),
     ]
