@@ -206,3 +206,14 @@ def test_results_go_to_github_output_and_step_summary(
     result = world.ci_run("update-targets", event="sign/init")
     assert result.exit_code == 0
     assert "changed=false" in output.read_text().splitlines()
+
+
+def test_signing_an_event_that_does_not_exist_is_an_error(world: World) -> None:
+    # a mistyped event used to say "Nothing to do" and exit 0
+    alice = world.user("alice")
+    assert init_repo(world, alice).exit_code == 0
+    world.merge("sign/init")
+    result = alice.sign("sign/doesnotexist")
+    assert result.exit_code == 5
+    assert "error: there is no signing event sign/doesnotexist on origin" in out(result)
+    assert "git ls-remote --heads origin 'sign/*'" in out(result)

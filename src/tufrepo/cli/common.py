@@ -78,8 +78,15 @@ def settings_for(app: App, user: str | None) -> Settings:
     return load_settings(app.git().top, user_override=user)
 
 
-def open_session(app: App, event: str, settings: Settings) -> EventSession:
-    """Fetch and open an event branch without touching the work tree."""
+def open_session(
+    app: App, event: str, settings: Settings, *, must_exist: bool = False
+) -> EventSession:
+    """Fetch and open an event branch without touching the work tree.
+
+    Raises:
+        GitStateError: ``must_exist`` and the event is on neither the pull
+            remote nor a local branch (a mistyped name must not be "nothing to do").
+    """
     session = EventSession(
         app.git(),
         event,
@@ -87,6 +94,11 @@ def open_session(app: App, event: str, settings: Settings) -> EventSession:
         push_remote=settings.push_remote,
         now=app.now(),
     )
+    if session.is_new and must_exist:
+        raise GitStateError(
+            f"there is no signing event {event} on {settings.pull_remote}",
+            hint=f"check the name: git ls-remote --heads {settings.pull_remote} 'sign/*'",
+        )
     if session.is_new:
         app.say(f"Event {event} does not exist yet: starting it from {settings.pull_remote}/main")
     else:

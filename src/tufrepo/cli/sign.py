@@ -59,7 +59,7 @@ def sign_command(
     """
     settings = settings_for(app, user)
     me = settings.user_name
-    session = open_session(app, event, settings)
+    session = open_session(app, event, settings, must_exist=True)
     evt = session.event
     if not evt.repo.exists(ROOT):
         raise RejectedError(
