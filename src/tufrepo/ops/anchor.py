@@ -326,7 +326,7 @@ def require_main(verdict: MainVerdict, action: str) -> list[Finding]:
 
 def _blocking(finding: Finding) -> bool:
     # The past states' warnings (expired then, legacy keyids) were seen then.
-    return finding.severity.value == "error"
+    return finding.severity is Severity.ERROR
 
 
 def _at(finding: Finding, sha: str) -> Finding:
