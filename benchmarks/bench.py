@@ -1,14 +1,18 @@
 """Benchmark tufrepo's commands against a minimal python-tuf script (baseline.py).
 
-For each N (default 1,000, 10,000 and 30,000 artifacts of 1 KiB in the targets
-role) it builds a repository with local git, then times each command as its
-own process, three runs, median, with peak memory from /usr/bin/time:
-update-targets, status, online-sign (needed and no-op), publish, test-client;
-and baseline.py doing the same metadata work.  tufrepo runs from a default
-install (no extras) and the baseline from a venv with only tuf and
-securesystemslib, both created under the work directory.
+For each N (default 1,000 and 10,000 artifacts of 1 KiB in the targets role;
+--with-100k adds 100,000) it builds a repository with local git, then times
+each command as its own process, three runs, median, with the peak memory of
+the command's process tree (``resource.getrusage(RUSAGE_CHILDREN)`` in a
+wrapper process): update-targets, status, online-sign (needed and no-op),
+publish, test-client; and baseline.py doing the same metadata work.  Then the
+incremental case (#14): a second event adds ONE artifact to the N already
+signed, and update-targets, status, repo-sign, online-sign and publish (into
+the previous output) are timed again; their cost should not grow with N.
+tufrepo runs from a default install (no extras) and the baseline from a venv
+with only tuf and securesystemslib, both created under the work directory.
 
-    python benchmarks/bench.py [--sizes 1000 10000 30000] [--work DIR]
+    python benchmarks/bench.py [--sizes 1000 10000] [--with-100k] [--runs 3] [--work DIR]
 
 This is a measurement, not a test: it prints a table and asserts nothing.
 """
@@ -55,10 +59,25 @@ def sh(cmd: list[str], cwd: Path, env: dict[str, str], *, ok: tuple[int, ...] = 
     return done.stdout
 
 
+# Runs one command and prints its wall time and the peak RSS (KiB) of its process tree.
+_WRAPPER = (
+    "import resource, subprocess, sys, time\n"
+    "start = time.perf_counter()\n"
+    "code = subprocess.run(sys.argv[1:], check=False).returncode\n"
+    "took = time.perf_counter() - start\n"
+    "print(took, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
 def timed(cmd: list[str], cwd: Path, env: dict[str, str], *, ok: tuple[int, ...] = (0,)) -> Timing:
-    with tempfile.NamedTemporaryFile("r") as out:
-        sh(["/usr/bin/time", "-q", "-f", "%e %M", "-o", out.name, *cmd], cwd, env, ok=ok)
-        seconds, kb = out.read().split()[-2:]
+    done = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, *cmd],
+        cwd=cwd, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode not in ok:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr}{done.stdout}")
+    seconds, kb = done.stderr.split()[-2:]
     return Timing(float(seconds), int(kb) / 1024)
 
 
@@ -81,6 +100,7 @@ class Scenario:
         self.base_bin = base_bin
         self.env = {**os.environ, **GIT_ENV, "CRYPTO_SIGNER_PATH_PREFIX": str(self.work / "keys")}
         self.rows: list[tuple[str, Timing, Timing | None]] = []
+        self.runs = RUNS
 
     def tufrepo(self, clone: str, *args: str, ok: tuple[int, ...] = (0,)) -> str:
         return sh(
@@ -157,17 +177,18 @@ class Scenario:
         before: Any = None,
     ) -> None:
         runs, base_runs = [], []
-        for _ in range(RUNS):
+        for _ in range(self.runs):
             if before:
                 before()
             runs.append(timed(cmd, self.work / "ci", self.env, ok=ok))
             if reset:
                 self.git("ci", "reset", "-q", "--hard", reset)
-        for _ in range(RUNS if base_cmd else 0):
+        for _ in range(self.runs if base_cmd else 0):
             if before:
                 before()
             base_runs.append(timed(base_cmd or [], self.work / "ci", self.env))
         self.rows.append((name, median(runs), median(base_runs) if base_runs else None))
+        print(f"  measured n={self.n} {name}: {self.rows[-1][1]}", file=sys.stderr, flush=True)
 
     def run(self) -> None:
         tufrepo = [str(self.bin / "tufrepo"), "-C", str(self.work / "ci")]
@@ -199,7 +220,7 @@ class Scenario:
             [*baseline, "online", ci, key],
             reset=main,
         )
-        self.tufrepo("ci", "online-sign")
+        self.tufrepo("ci", "online-sign", "--push")  # the next event starts from it
         self.measure("online-sign (no-op)", [*tufrepo, "online-sign"], None)
         out = self.work / "site"
         base_out = self.work / "site-baseline"
@@ -237,6 +258,37 @@ class Scenario:
             )
         finally:
             server.shutdown()
+        self.incremental(out)
+
+    def incremental(self, site: Path) -> None:
+        """One artifact added to the N signed ones: what a release costs (#14)."""
+        tufrepo = [str(self.bin / "tufrepo"), "-C", str(self.work / "ci")]
+        self.git("alice", "fetch", "-q")
+        self.git("alice", "switch", "-q", "-c", "sign/one", "origin/main")
+        (self.work / "alice" / "targets" / "release-1.txt").write_bytes(b"one more\n" * 100)
+        self.git("alice", "add", "targets")
+        self.git("alice", "commit", "-q", "-m", "one artifact")
+        self.git("alice", "push", "-q", "origin", "sign/one")
+        self.git("alice", "switch", "-q", "main")
+        self.git("ci", "fetch", "-q")
+        self.git("ci", "checkout", "-q", "-B", "sign/one", "origin/sign/one")
+        pre = self.git("ci", "rev-parse", "HEAD").strip()
+        self.measure("+1: update-targets", [*tufrepo, "update-targets"], None, reset=pre)
+        self.tufrepo("ci", "update-targets", "--push")
+        self.measure("+1: status", [*tufrepo, "status"], None, ok=(3,))
+        sign = [str(self.bin / "repo-sign"), "-C", str(self.work / "alice")]
+        self.rows.append(
+            (
+                "+1: repo-sign (n=1)",
+                timed([*sign, "sign/one", "--key", "file2:alice.pem"], self.work, self.env),
+                None,
+            )
+        )
+        self.merge("sign/one")
+        main = self.git("ci", "rev-parse", "HEAD").strip()
+        self.measure("+1: online-sign", [*tufrepo, "online-sign"], None, reset=main)
+        self.tufrepo("ci", "online-sign", "--push")
+        self.measure("+1: publish (over the last output)", [*tufrepo, "publish", str(site)], None)
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -246,12 +298,31 @@ class _Quiet(SimpleHTTPRequestHandler):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 30000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument(
+        "--with-100k", action="store_true", help="also N=100,000 (slow: minutes per command)"
+    )
+    parser.add_argument("--runs", type=int, default=RUNS, help="runs per command (median)")
+    parser.add_argument(
+        "--no-install",
+        action="store_true",
+        help="use the work directory's tufrepo venv as it is (do not reinstall the project)",
+    )
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "tufrepo-bench")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     tufrepo_bin = make_venv(args.work / "venv-tufrepo", str(PROJECT))
     # the code under test, as it is now (the venv may be from an earlier run)
+    subprocess.run([str(tufrepo_bin / "pip"), "--version"], check=True, capture_output=True)
+    if not args.no_install:
+        _reinstall(tufrepo_bin)
+    base_bin = make_venv(
+        args.work / "venv-baseline", "tuf>=7,<8", "securesystemslib[crypto]>=1.6,<2"
+    )
+    _report(args, tufrepo_bin, base_bin)
+
+
+def _reinstall(tufrepo_bin: Path) -> None:
     subprocess.run(
         [
             str(tufrepo_bin / "pip"),
@@ -263,9 +334,9 @@ def main() -> None:
         ],
         check=True,
     )
-    base_bin = make_venv(
-        args.work / "venv-baseline", "tuf>=7,<8", "securesystemslib[crypto]>=1.6,<2"
-    )
+
+
+def _report(args: argparse.Namespace, tufrepo_bin: Path, base_bin: Path) -> None:
     startup = median(
         [
             timed([str(tufrepo_bin / "tufrepo"), "--version"], args.work, dict(os.environ))
@@ -278,8 +349,9 @@ def main() -> None:
     print()
     print("| N | command | tufrepo s | peak MB | baseline s | ratio |")
     print("|---|---|---|---|---|---|")
-    for n in args.sizes:
+    for n in [*args.sizes, *([100_000] if args.with_100k else [])]:
         scenario = Scenario(args.work, n, tufrepo_bin, base_bin)
+        scenario.runs = args.runs
         scenario.run()
         for name, t, b in scenario.rows:
             base = f"{b.seconds:.2f}" if b else "-"

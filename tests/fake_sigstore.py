@@ -30,7 +30,7 @@ from an in-process "CT log" without a precertificate round trip; only the
 identity and issuer extensions are issued (no GitHub workflow extensions); the
 log keeps everything in memory and serves no reads; only Rekor v1 is
 advertised, so no timestamp authority is needed.  Not for: Rekor v2, DSSE
-entries, TSA timestamps, interactive OAuth.
+entries, TSA timestamps, interactive OAuth (``tests/fake_oidc.py`` is the provider).
 """
 
 from __future__ import annotations
@@ -112,10 +112,35 @@ def mint_token(
             "ref": ref,
             "job_workflow_ref": workflow_ref,
         }
+    elif (gitlab := _gitlab_pipeline(identity, issuer)) is not None:
+        claims |= gitlab
     else:
         claims["sub"] = identity
     claims |= extra_claims or {}
     return jwt.encode(claims, _TOKEN_KEY, algorithm="ES256")
+
+
+def _gitlab_pipeline(identity: str, issuer: str) -> dict[str, Any] | None:
+    """GitLab CI ID token claims for a pipeline identity of the instance ``issuer``, or None.
+
+    The identity is what Fulcio certifies for GitLab pipelines,
+    ``https://<host>/<project path>//<CI config path>@<ref>``, from the
+    ``ci_config_ref_uri`` claim (without the scheme); ``sub`` names project and ref.
+    """
+    if not identity.startswith(f"{issuer}/") or "//" not in identity.removeprefix(f"{issuer}/"):
+        return None
+    config_ref = identity.removeprefix("https://")
+    project = identity.removeprefix(f"{issuer}/").split("//", 1)[0]
+    ref = identity.rpartition("@")[2]
+    kind, _, name = ref.removeprefix("refs/").partition("/")
+    ref_type = {"heads": "branch", "tags": "tag"}.get(kind, kind)
+    return {
+        "sub": f"project_path:{project}:ref_type:{ref_type}:ref:{name}",
+        "project_path": project,
+        "ref": name,
+        "ref_type": ref_type,
+        "ci_config_ref_uri": config_ref,
+    }
 
 
 class ServiceError(Exception):
@@ -260,6 +285,8 @@ def _identity_san(claims: dict[str, Any]) -> x509.GeneralName:
         return x509.RFC822Name(str(claims["email"]))
     if claims["iss"] == GITHUB_ISSUER and "job_workflow_ref" in claims:
         return x509.UniformResourceIdentifier(f"https://github.com/{claims['job_workflow_ref']}")
+    if "ci_config_ref_uri" in claims:  # a GitLab pipeline (Fulcio's "gitlab-pipeline" type)
+        return x509.UniformResourceIdentifier(f"https://{claims['ci_config_ref_uri']}")
     subject = str(claims["sub"])
     if "://" in subject:
         return x509.UniformResourceIdentifier(subject)
@@ -288,6 +315,9 @@ class FakeSigstore:
         self.gha_issuer = GITHUB_ISSUER
         self.gha_request_token = GHA_REQUEST_TOKEN
         self.gha_extra_claims: dict[str, Any] = {}
+        # The OpenID provider people sign in with (signing config ``oidcUrls``), e.g. a
+        # tests/fake_oidc.py FakeOIDC's URL; None: <url>/oidc, where nothing answers.
+        self.oidc_url: str | None = None
         # Back-dated so that keys and CAs are valid for any test run today.
         self.not_before = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
         self._root_key = ec.generate_private_key(ec.SECP256R1())
@@ -393,7 +423,7 @@ class FakeSigstore:
         signing_config = {
             "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
             "caUrls": [service(self.url)],
-            "oidcUrls": [service(f"{self.url}/oidc")],
+            "oidcUrls": [service(self.oidc_url or f"{self.url}/oidc")],
             "rekorTlogUrls": [service(self.url)],  # v1 only: its SET gives the signed time
             "tsaUrls": [],
             "rekorTlogConfig": {"selector": "ANY"},

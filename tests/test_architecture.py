@@ -17,6 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tufrepo.cli.commands import COMMANDS
+
 SRC = Path(__file__).resolve().parent.parent / "src"
 
 
@@ -164,3 +166,45 @@ def test_the_library_never_reads_stdin_or_prompts() -> None:
         if (found := _asks_the_user(node)) and isinstance(node, ast.stmt | ast.expr)
     ]
     assert not offenders, offenders
+
+
+# Issue #14 (start-up): `--help` and `--version` are read by people and by CI
+# wrappers; they must not pay for GitPython, python-tuf or securesystemslib's
+# signers, which load every installed KMS SDK (up to a second with the extras).
+_HEAVY = ("git", "tuf", "sigstore", "google", "boto3", "botocore", "azure", "PyKCS11", "pkcs11")
+_LOADED = (
+    "import sys\n"
+    "from tufrepo.cli import {entry}\n"
+    "sys.argv = {argv!r}\n"
+    "try:\n"
+    "    {entry}()\n"
+    "except SystemExit:\n"
+    "    pass\n"
+    "heavy = {heavy!r}\n"
+    "print(sorted(m for m in sys.modules\n"
+    "             if m.split('.')[0] in heavy or m.startswith('securesystemslib.signer')))\n"
+)
+
+
+def _heavy_modules_after(entry: str, *args: str) -> str:
+    code = _LOADED.format(entry=entry, argv=["tufrepo", *args], heavy=_HEAVY)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_help_and_version_load_no_heavy_module() -> None:
+    runs: list[tuple[str, ...]] = [
+        ("main", "--version"),
+        ("main", "--help"),
+        ("sign_main", "--help"),
+    ]
+    runs += [("main", command, "--help") for command in COMMANDS]
+    loaded = {" ".join(run[1:]) + f" ({run[0]})": _heavy_modules_after(*run) for run in runs}
+    assert loaded == dict.fromkeys(loaded, "[]")
+
+
+def test_the_heavy_module_check_sees_a_command_that_runs() -> None:
+    # The check above would pass vacuously if the wrapper never ran anything.
+    assert "'tuf" in _heavy_modules_after("main", "--json", "verify")

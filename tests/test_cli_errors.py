@@ -31,7 +31,7 @@ def test_no_settings_file(world: World) -> None:
     alice = world.user("alice")
     (alice.clone / ".tuf-on-ci-sign.ini").unlink()
     result = init_repo(world, alice)
-    assert_error(result, 4, "no signer settings file .tuf-on-ci-sign.ini")
+    assert_error(result, 2, "no signer settings file .tuf-on-ci-sign.ini")
     assert "hint: create .tuf-on-ci-sign.ini" in out(result)
     assert remote_branches(world) == ""
 
@@ -39,7 +39,39 @@ def test_no_settings_file(world: World) -> None:
 def test_settings_without_user_name(world: World) -> None:
     alice = world.user("alice")
     (alice.clone / ".tuf-on-ci-sign.ini").write_text("[settings]\npull-remote = origin\n")
-    assert_error(init_repo(world, alice), 4, ".tuf-on-ci-sign.ini has no user-name")
+    assert_error(init_repo(world, alice), 2, ".tuf-on-ci-sign.ini has no user-name")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"user-name = @alice\n", b"[settings]\nuser-name = @a\nuser-name = @b\n", b"\xff\xfe["],
+    ids=["no-section-header", "duplicate-option", "not-utf8"],
+)
+def test_garbled_settings_file_is_a_usage_error(world: World, content: bytes) -> None:
+    """The signer's own setup is wrong, not the repository: exit 2 (DESIGN §5), nothing pushed."""
+    alice = world.user("alice")
+    (alice.clone / ".tuf-on-ci-sign.ini").write_bytes(content)
+    result = init_repo(world, alice)
+    assert_error(result, 2, ".tuf-on-ci-sign.ini is not a valid settings file")
+    assert "hint: fix or recreate .tuf-on-ci-sign.ini" in out(result)
+    assert remote_branches(world) == ""
+
+
+def test_status_on_main_names_verify(world: World) -> None:
+    """main is no signing event: status refuses it as a usage error and names `tufrepo verify`."""
+    alice = world.user("alice")
+    init_repo(world, alice)
+    world.merge("sign/init")
+    result = world.ci_run("status")
+    assert_error(result, 2, "status judges a signing event (a sign/* branch)")
+    assert "hint: check main with `tufrepo verify`" in out(result)
+    git(world.ci, "checkout", "-q", "--detach", "origin/main")
+    detached = run("-C", str(world.ci), "--json", "status")
+    assert detached.exit_code == 2
+    assert json.loads(detached.stdout)["exit_code"] == 2
+    # an event without commits of its own is still an event: it waits for changes
+    git(world.ci, "checkout", "-q", "-b", "sign/empty", "origin/main")
+    assert run("-C", str(world.ci), "status").exit_code == 3
 
 
 def test_missing_remote(world: World) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import Result
 from conftest import ServeDir, World, day, git, init_repo, out, run
+from htmltree import parse
 from tuf.api.metadata import Metadata, Targets
 from tufjs import check_site_with_both_clients, tufjs_refresh
 
@@ -77,8 +80,9 @@ def test_publish_layout_and_both_clients(world: World, served: tuple[Path, str])
     names = sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
     digest = hashlib.sha256(b'{"v": 1}\n').hexdigest()
     assert names == sorted([
+        ".tufrepo-site", "index.html", "metadata/index.html",
         "metadata/1.root.json", "metadata/1.snapshot.json", "metadata/1.targets.json",
-        "metadata/1.releases.json", "metadata/timestamp.json", "metadata/index.html",
+        "metadata/1.releases.json", "metadata/timestamp.json",
         f"targets/releases/1/2/{digest}.app.json",
         f"targets/{hashlib.sha256(b'hello' + bytes([10])).hexdigest()}.readme.txt",
     ])  # fmt: skip
@@ -98,11 +102,28 @@ def test_plain_publish_right_after_init(world: World, served: tuple[Path, str]) 
 def test_index_page(world: World, tmp_path: Path) -> None:
     released(world)
     assert publish(world, tmp_path / "site").exit_code == 0
-    page = (tmp_path / "site" / "metadata" / "index.html").read_text()
-    assert "<td>releases</td><td>1</td><td>@alice (1 of 1 required)</td>" in page
-    assert "<td>timestamp</td><td>1</td><td>online key (file2) (1 of 1 required)</td>" in page
-    assert hashlib.sha256(b'{"v": 1}\n').hexdigest() in page
-    assert "<td><code>releases/1/2/app.json</code></td><td>releases</td><td>9</td>" in page
+    doc = parse((tmp_path / "site" / "index.html").read_text())
+    rows = {r.attrs["data-role"]: r for r in doc.find("table", cls="roles").find_all("tr")
+            if "data-role" in r.attrs}  # fmt: skip
+    assert list(rows) == ["root", "timestamp", "snapshot", "targets", "releases"]
+    assert [c.text() for c in rows["releases"].elements()][:3] == [
+        "releases", "1", "@alice (1 of 1 required)"
+    ]  # fmt: skip
+    assert [c.text() for c in rows["timestamp"].elements()][:3] == [
+        "timestamp", "1", "online key (file2) (1 of 1 required)"
+    ]  # fmt: skip
+    head = git(world.ci, "rev-parse", "HEAD")
+    assert f"Built from commit {head}." in doc.text()
+    artifacts = [[c.text() for c in r.elements()]
+                 for r in doc.find("table", id="artifacts").find("tbody").find_all("tr")]  # fmt: skip
+    assert [
+        "releases/1/2/app.json",
+        "releases",
+        "9",
+        hashlib.sha256(b'{"v": 1}\n').hexdigest(),
+    ] in (artifacts)
+    redirect = (tmp_path / "site" / "metadata" / "index.html").read_text()
+    assert '<meta http-equiv="refresh" content="0; url=../">' in redirect
 
 
 def test_index_page_escapes_hostile_names(world: World, tmp_path: Path) -> None:
@@ -121,9 +142,10 @@ def test_index_page_escapes_hostile_names(world: World, tmp_path: Path) -> None:
     world.merge("sign/init")
     world.ci_run("online-sign", "--push")
     assert publish(world, tmp_path / "site").exit_code == 0
-    page = (tmp_path / "site" / "metadata" / "index.html").read_text()
+    page = (tmp_path / "site" / "index.html").read_text()
     assert "<img" not in page
     assert "&lt;img src=x onerror=alert(1)&gt;.txt" in page
+    assert parse(page).find_all("img") == []
 
 
 def test_publish_refuses_a_broken_signature_and_keeps_out(world: World, tmp_path: Path) -> None:
@@ -174,8 +196,9 @@ def test_publish_refuses_metadata_over_the_size_limit(world: World, tmp_path: Pa
     (world.ci / "metadata" / "root_history" / "2.root.json").write_bytes(data)
     result = publish(world, tmp_path / "site")
     assert result.exit_code == 4
-    assert "2.root.json is" in out(result)
-    assert "over the 512000 bytes TUF clients download by default" in out(result)
+    # main's judgement (the size budget) refuses it before anything is staged
+    assert "root: root metadata is 601,847 bytes, 117% of the 512,000-byte budget" in out(result)
+    assert not (tmp_path / "site").exists()
 
 
 def test_test_client_trust_on_first_use_and_margins(
@@ -194,6 +217,57 @@ def test_test_client_trust_on_first_use_and_margins(
         f"OK   root valid 30 days ahead: root expires {day(365)[:10]}",
         f"OK   targets valid 30 days ahead: targets expires {day(365)[:10]}",
     ]
+
+
+def test_test_client_default_margins_follow_each_roles_signing_period(
+    world: World, served: tuple[Path, str]
+) -> None:
+    """The shipped timestamp (2 days, signing period 1 day) and online-sign every 6 h."""
+    site, url = served
+    released(world)
+    assert publish(world, site).exit_code == 0
+    published = world.now
+    readme = ("test-client", f"{url}/metadata", "--offline-valid-days", "30")
+
+    def at(hours: float, *extra: str) -> Result:
+        return run(*readme, *extra, now=published + timedelta(hours=hours))
+
+    # right after publish: 48 h left, 12 h required (a fixed 2 days fails here)
+    result = at(0)
+    assert result.exit_code == 0, out(result)
+    assert result.output.splitlines()[2:4] == [
+        (
+            f"OK   timestamp re-signed in time: expires {day(2)[:10]} {day(2)[11:16]} UTC, "
+            "48.0 h left, at least 12.0 h required (half its 1-day signing period)"
+        ),
+        (
+            f"OK   snapshot re-signed in time: expires {day(365)[:10]} {day(365)[11:16]} UTC, "
+            "365.0 days left, at least 30.0 days required (half its 60-day signing period)"
+        ),
+    ]
+    assert at(0, "--valid-days", "2").exit_code == 4, "the explicit override still applies"
+    # online-sign is late: 11 h into the signing period, not re-signed yet
+    assert at(24 + 11).exit_code == 0
+    # more than half the signing period overdue: fails, with advice
+    result = at(36 + 0.1)
+    assert result.exit_code == 4
+    assert (
+        f"FAIL timestamp re-signed in time: expires {day(2)[:10]} {day(2)[11:16]} UTC, "
+        "11.9 h left, at least 12.0 h required (half its 1-day signing period)"
+    ) in result.output
+    assert "hint: online-sign has not re-signed timestamp in time" in result.output
+    # online-sign runs (a day and a half on), publish again: fine again
+    world.tick(1.5)
+    assert world.ci_run("online-sign", "--push").exit_code == 0
+    assert publish(world, site).exit_code == 0
+    assert at(36 + 0.1).exit_code == 0
+
+
+def test_test_client_valid_days_takes_auto_or_days(world: World) -> None:
+    for value in ("-1", "1.5", "soon", "\u00b2"):
+        result = run("test-client", "http://127.0.0.1:9/metadata", "--valid-days", value)
+        assert result.exit_code == 2, value
+        assert "is neither 'auto' nor a whole number of days" in result.output
 
 
 def test_test_client_fails_on_expiry_ahead(world: World, served: tuple[Path, str]) -> None:

@@ -236,12 +236,26 @@ def test_download_target_returns_verified_bytes(url: str, site: Path) -> None:
 # --- test-client ----------------------------------------------------------------------
 
 
+# The default margins (--valid-days auto) of a site published at NOW.
+MARGINS_OK = [
+    (
+        f"OK   timestamp re-signed in time: expires {NOW + timedelta(days=2):%Y-%m-%d %H:%M} UTC, "
+        "48.0 h left, at least 12.0 h required (half its 1-day signing period)"
+    ),
+    (
+        f"OK   snapshot re-signed in time: expires {NOW + timedelta(days=365):%Y-%m-%d %H:%M} UTC, "
+        "365.0 days left, at least 30.0 days required (half its 60-day signing period)"
+    ),
+]
+
+
 def test_test_client_trust_on_first_use(url: str, site: Path) -> None:
     result = run("test-client", f"{url}/metadata", "--target", README, "--target", APP)
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         "OK   trusted root: 1.root.json (trust on first use, not pinned)",
         f"OK   refresh from {url}/metadata",
+        *MARGINS_OK,
         f"OK   download {README} (length and hashes verified)",
         f"OK   download {APP} (length and hashes verified)",
     ]
@@ -350,6 +364,7 @@ def test_test_client_updates_from_the_deployed_repository(
         "OK   trusted root: version 1 (pinned)",
         f"OK   refresh from the deployed repository {old}/metadata",
         f"OK   refresh from {new}/metadata",
+        *MARGINS_OK,
         f"OK   download {APP} (length and hashes verified)",
     ]
     # going back from the new deployment to the old one is a rollback

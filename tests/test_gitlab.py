@@ -6,15 +6,20 @@
   origin, with a recording stand-in for GitLab's REST API (tests/fake_gitlab.py):
   the signing-event job opens one draft merge request, keeps one status note and
   marks the merge request ready once the event is signed; online-sign and pages
-  on main produce a site both TUF clients accept;
+  on main produce a site both TUF clients accept; the README's setup guide, run
+  as written, with online-sign signing through the pipeline's Sigstore identity
+  (the fake Sigstore certifying a GitLab pipeline identity); the bump-expiring
+  schedule with its failure report opened and closed;
 * the glue (.github/scripts) against the stand-in: failure issues, pipelines for
   new events, paging;
 * `--online-key sigstore` derives the GitLab pipeline identity from the remote;
-* tufrepo.ci_output writes dotenv reports.
+* tufrepo.ci_output writes dotenv reports, and every command's result reaches them
+  (and $GITHUB_OUTPUT) through App.result.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shlex
@@ -27,8 +32,9 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import World, git, init_repo
+from conftest import World, git, init_repo, run
 from fake_gitlab import TOKEN, FakeGitLab
+from fake_sigstore import GOOGLE_ISSUER, FakeSigstore, mint_token
 from tufjs import check_site_with_both_clients
 from webserver import serve_directory
 
@@ -84,7 +90,8 @@ def _project(tmp: Path, *, initialised: bool = True, branch: str = "main") -> Pa
 
 def listed_jobs(work: Path, *variables: str) -> list[str]:
     args = [a for v in variables for a in ("--variable", v)]
-    done = gcl(work, "--list-json", "--ignore-predefined-vars", "CI_PIPELINE_SOURCE", *args)
+    done = gcl(work, "--list-json", "--no-json-schema-validation",  # its own test checks it
+               "--ignore-predefined-vars", "CI_PIPELINE_SOURCE", *args)  # fmt: skip
     assert done.returncode == 0, done.stderr
     document = done.stdout[done.stdout.index("[") :]  # after any warnings
     return [job["name"] for job in json.loads(document) if job.get("when") != "never"]
@@ -199,20 +206,17 @@ class LocalGitLab:
                                 ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
             else:
                 shutil.copy(source, self.work / name)
-        git(self.work, "remote", "add", "gcl-origin", f"{api.url}/{PROJECT}.git")
+        git(self.work, "remote", "add", "gcl-origin", f"{api.url}/{api.project}.git")
         # GitLab advertises push options (ci.skip); the origin here does as well, and
         # records them: every push CI makes must skip the pipeline GitLab would start
         git(world.origin, "config", "receive.advertisePushOptions", "true")
         self.push_options = tmp / "push-options.log"
-        hook = world.origin / "hooks" / "pre-receive"
-        hook.write_text(
-            "#!/bin/sh\ncat >/dev/null\n"
-            f'echo "${{GIT_PUSH_OPTION_0:-none}}" >> {shlex.quote(str(self.push_options))}\n'
-        )
-        hook.chmod(0o755)
+        self.refuse_pushes(refuse=False)
         # prepare.sh pushes to the instance with the token: here that is the bare origin
-        push_url = f"http://tufrepo-bot:{TOKEN}@{api.url.removeprefix('http://')}/{PROJECT}.git"
-        git(self.work, "config", "--global", f"url.{world.origin}.insteadOf", push_url)
+        push_url = (
+            f"http://tufrepo-bot:{TOKEN}@{api.url.removeprefix('http://')}/{api.project}.git"
+        )
+        git(self.work, "config", "--global", "--add", f"url.{world.origin}.insteadOf", push_url)
         tools = tmp / "tools"
         tools.mkdir()
         wrapper = tools / "tufrepo"
@@ -232,15 +236,44 @@ class LocalGitLab:
             rsync.chmod(0o755)
         self.env = {**os.environ, "PATH": f"{tools}:{os.environ['PATH']}", "NO_PROXY": "127.0.0.1"}
 
-    def run(self, job: str, branch: str, *variables: str) -> subprocess.CompletedProcess[str]:
-        """Run ``job`` (``--needs``: and the jobs it needs) on ``branch`` as GitLab would."""
+    def refuse_pushes(self, *, refuse: bool) -> None:
+        """Make the origin refuse every push (as a protected branch would), or accept them.
+
+        Accepted pushes record their push option: every push CI makes must
+        skip the pipeline GitLab would start.
+        """
+        hook = self.world.origin / "hooks" / "pre-receive"
+        record = f'echo "${{GIT_PUSH_OPTION_0:-none}}" >> {shlex.quote(str(self.push_options))}'
+        verdict = "echo 'refused by the test: protected branch' >&2; exit 1" if refuse else record
+        hook.write_text(f"#!/bin/sh\ncat >/dev/null\n{verdict}\n")
+        hook.chmod(0o755)
+
+    def run(
+        self, job: str | None, branch: str, *variables: str
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``job`` (``--needs``: and the jobs it needs) on ``branch`` as GitLab would.
+
+        ``job=None`` runs the whole pipeline the rules create.  ``variables`` are
+        ``NAME=value`` (pipeline variables, or predefined ones such as
+        ``CI_PIPELINE_SOURCE``) or gitlab-ci-local options (``--needs``).
+        """
         git(self.work, "fetch", "-q", "--prune", "origin")
         git(self.work, "checkout", "-q", "-B", branch, f"origin/{branch}")
-        args = ["--force-shell-executor", "--variable", "TUFREPO_PREINSTALLED=true",
+        # the schema is checked once, by its own test: not again for every run (~1.5 s)
+        args = ["--force-shell-executor", "--no-json-schema-validation",
+                "--variable", "TUFREPO_PREINSTALLED=true",
                 "--variable", f"TUFREPO_GITLAB_TOKEN={TOKEN}"]  # fmt: skip
+        predefined = []
         for variable in variables:
-            args += [variable] if variable.startswith("--") else ["--variable", variable]
-        return gcl(self.work, *args, job, env=self.env)
+            if variable.startswith("--"):
+                args.append(variable)
+                continue
+            if variable.startswith("CI_"):  # overrides a predefined one: no warning
+                predefined.append(variable.partition("=")[0])
+            args += ["--variable", variable]
+        if predefined:
+            args += ["--ignore-predefined-vars", ",".join(predefined)]
+        return gcl(self.work, *args, *([job] if job else []), env=self.env)
 
 
 def test_signing_event_job_with_gitlab_ci_local(world: World, tmp_path: Path) -> None:
@@ -285,7 +318,7 @@ def test_signing_event_job_with_gitlab_ci_local(world: World, tmp_path: Path) ->
         [mr] = api.merge_requests
         notes = [n for n in mr["notes"] if not n["system"]]
         assert len(notes) == 1, "one status note, updated in place"
-        assert "### Signing event is ready" in notes[0]["body"]
+        assert "**Ready**: every role is signed" in notes[0]["body"]
         assert mr["draft"] is False
         assert mr["title"] == "Signing event: sign/release"
 
@@ -316,7 +349,150 @@ def test_online_sign_pages_and_test_client_jobs_with_gitlab_ci_local(
         # the next run judges main against what is published, and finds nothing to do
         done = local.run("online-sign", "main", anchor)
         assert done.returncode == 0, done.stdout + done.stderr
-        assert '"signed": []' in done.stdout
+        assert '"signed": []' in done.stdout  # the --json result in the job log
+
+
+# --- the README's guide, and Sigstore online signing in the pipeline --------------------------
+
+GITLAB = "https://gitlab.example.com"
+GUIDE_PROJECT = "group/tuf-repo"
+GUIDE_REMOTE = f"{GITLAB}/{GUIDE_PROJECT}.git"
+PIPELINE_IDENTITY = f"{GITLAB}/{GUIDE_PROJECT}//.gitlab-ci.yml@refs/heads/main"
+ALICE = "alice@example.com"
+
+
+def _bundle_san(signature: dict[str, Any]) -> tuple[str, str]:
+    """(SAN URI, OIDC issuer extension) of the certificate in a Sigstore signature's bundle."""
+    from cryptography import x509  # noqa: PLC0415
+
+    material = signature["bundle"]["verificationMaterial"]
+    raw = material.get("certificate") or material["x509CertificateChain"]["certificates"][0]
+    cert = x509.load_der_x509_certificate(base64.b64decode(raw["rawBytes"]))
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    [uri] = san.get_values_for_type(x509.UniformResourceIdentifier)
+    issuer = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1"))
+    return uri, issuer.value.value.decode()  # type: ignore[attr-defined]
+
+
+def test_the_readme_gitlab_guide_with_sigstore_online_signing(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Set up as the README says; the online-sign job signs with the pipeline's ID token.
+
+    The project "lives" at gitlab.example.com (its URL reaches the local origin
+    through git's insteadOf), so `--online-key sigstore` enrols the identity of
+    this project's pipeline on main.  GitLab gives the job an ID token in
+    SIGSTORE_ID_TOKEN (id_tokens); gitlab-ci-local does not mint one, so the
+    test passes the token the instance would mint.  The Sigstore instance is
+    the fake, selected the way the README says: the SIGSTORE_TRUST_CONFIG
+    variable.
+    """
+    from test_readme_guides import README, commands, guide_blocks  # noqa: PLC0415
+
+    kind, script = guide_blocks(README.read_text(encoding="utf-8"))["gitlab-init"]
+    assert kind == "run"
+    pages = tmp_path / "pages"  # GitLab Pages: nothing is published yet
+    pages.mkdir()
+    with (
+        FakeSigstore() as fake,
+        FakeGitLab(GUIDE_PROJECT) as api,
+        serve_directory(pages) as pages_url,
+    ):
+        trust = fake.write_trust_config(tmp_path / "trust.json")
+        monkeypatch.setenv("TUFREPO_SIGSTORE_TRUST_CONFIG", str(trust))  # the test's own checks
+        local = LocalGitLab(world, api, tmp_path)
+        git(
+            world.root,
+            "config",
+            "--global",
+            "--add",
+            f"url.{world.origin}.insteadOf",
+            GUIDE_REMOTE,
+        )
+
+        # step 1, as written: clone, settings, init (the maintainer's token: a browser sign-in)
+        maintainer = tmp_path / "maintainer"
+        maintainer.mkdir()
+        env = {**local.env, "SIGSTORE_IDENTITY_TOKEN": mint_token(ALICE, GOOGLE_ISSUER)}
+        lines = commands(script.replace("@your-handle", "@alice"))
+        done = subprocess.run(["sh", "-euc", "\n".join(lines)], cwd=maintainer, env=env,
+                              capture_output=True, text=True, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        root = json.loads(git(world.origin, "show", "sign/init:metadata/root.json"))["signed"]
+        online = root["keys"][root["roles"]["timestamp"]["keyids"][0]]
+        assert online["keyval"] == {"identity": PIPELINE_IDENTITY, "issuer": GITLAB}
+
+        # the signing-event pipeline: a draft merge request, marked ready (alice signed)
+        trust_variable = f"SIGSTORE_TRUST_CONFIG={json.dumps(fake.trust_config_json())}"
+        done = local.run("signing-event", "sign/init", trust_variable)
+        assert done.returncode == 0, done.stdout + done.stderr
+        [mr] = api.merge_requests
+        assert (mr["source_branch"], mr["draft"]) == ("sign/init", False)
+        world.merge("sign/init")  # the maintainer merges it
+
+        # online-sign on main: a token of another ref does not sign main
+        anchor = f"TUF_METADATA_URL={pages_url}/metadata"
+        main = git(world.origin, "rev-parse", "main")
+        feature = PIPELINE_IDENTITY.replace("refs/heads/main", "refs/heads/feature")
+        done = local.run("online-sign", "main", anchor, trust_variable,
+                         f"SIGSTORE_ID_TOKEN={mint_token(feature, GITLAB)}")  # fmt: skip
+        assert done.returncode != 0, done.stdout + done.stderr
+        assert git(world.origin, "rev-parse", "main") == main, "nothing pushed"
+
+        # the pipeline's own token: online-sign pushes, pages builds the site from its commit
+        token = f"SIGSTORE_ID_TOKEN={mint_token(PIPELINE_IDENTITY, GITLAB)}"
+        done = local.run("pages", "main", anchor, trust_variable, token, "--needs")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "PASS  online-sign" in done.stdout
+        assert git(world.origin, "log", "-1", "--format=%s", "main").startswith("Online sign")
+        site = world.ci / "public"
+        timestamp = json.loads((site / "metadata" / "timestamp.json").read_text())
+        assert _bundle_san(timestamp["signatures"][0]) == (PIPELINE_IDENTITY, GITLAB)
+
+        # python-tuf (with Sigstore support) accepts the site; tuf-js cannot verify Sigstore keys
+        shutil.copytree(site, pages, dirs_exist_ok=True)  # GitLab deploys the artifact
+        checked = run("-C", str(world.ci), "test-client", f"{pages_url}/metadata", "--root",
+                      str(world.ci / "metadata" / "root_history" / "1.root.json"))  # fmt: skip
+        assert checked.exit_code == 0, checked.output
+
+
+def test_bump_expiring_and_failure_reports_with_gitlab_ci_local(
+    world: World, tmp_path: Path
+) -> None:
+    """The bump-expiring schedule, run whole: a refused push fails it and opens an issue;
+    the next run opens the events, starts their pipelines and closes the issue."""
+    alice = world.user("alice")
+    init_repo(world, alice)
+    world.merge("sign/init")
+    world.tick(320)  # root and targets (365 days, signing period 60) are due
+    schedule = ("CI_PIPELINE_SOURCE=schedule", "TUFREPO_SCHEDULE=bump-expiring")
+    with FakeGitLab(PROJECT) as api:
+        local = LocalGitLab(world, api, tmp_path)
+        local.refuse_pushes(refuse=True)
+        done = local.run(None, "main", *schedule)
+        log = done.stdout + done.stderr
+        assert done.returncode != 0
+        assert "bump-expiring  finished in" in log
+        assert "FAIL 5" in log, log  # bump-expiring: a git failure (exit 5)
+        assert "PASS  report-failure" in log, log
+        assert "report-success" not in log
+        [issue] = api.issues
+        assert issue["state"] == "opened"
+        assert issue["title"] == "Failure in bump-expiring"
+        assert api.pipelines == []
+
+        local.refuse_pushes(refuse=False)
+        api.calls.clear()
+        done = local.run(None, "main", *schedule)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "PASS  report-success" in done.stdout + done.stderr
+        events = [ref for ref in git(world.origin, "for-each-ref", "--format=%(refname:short)",
+                                     "refs/heads/sign/").splitlines() if ref != "sign/init"]  # fmt: skip
+        assert len(events) == 1, events
+        assert api.pipelines == events, "the new event's pipeline is started through the API"
+        assert local.push_options.read_text().splitlines() == ["ci.skip"]
+        assert issue["state"] == "closed"
+        assert api.tokens == {TOKEN}
 
 
 # --- the glue against the GitLab API stand-in ------------------------------------------------
@@ -338,7 +514,7 @@ def test_gitlab_failure_issue_opens_repeats_and_closes() -> None:
             assert done.returncode == 0, done.stderr
         [issue] = api.issues
         assert (issue["labels"], issue["state"], issue["title"]) == (
-            ["online-sign"], "opened", "Failure in online-sign"
+            ["tufrepo:online-sign-failure"], "opened", "Failure in online-sign"
         )  # fmt: skip
         assert issue["description"].endswith(f"{api.url}/{PROJECT}/-/pipelines/1")
         assert [n["body"] for n in issue["notes"]] == [
@@ -530,3 +706,43 @@ def test_results_become_a_dotenv_report(tmp_path: Path) -> None:
         == 0
     )
     assert report.read_text() == "TUFREPO_COMMIT=abc\nTUFREPO_DONE=true\n"
+
+
+def test_command_results_reach_the_dotenv_report_and_github_output(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """App.result writes whichever CI output files the environment names (both here)."""
+    alice = world.user("alice")
+    init_repo(world, alice)
+    world.merge("sign/init")
+    report, outputs = tmp_path / "online-sign.env", tmp_path / "github-output"
+    monkeypatch.setenv("TUFREPO_DOTENV", str(report))
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    done = world.ci_run("online-sign", "--push")
+    assert done.exit_code == 0, done.output
+    commit = git(world.origin, "rev-parse", "main")
+    assert report.read_text().splitlines() == [
+        'TUFREPO_SIGNED=["snapshot", "timestamp"]', "TUFREPO_SNAPSHOT=1",
+        "TUFREPO_TIMESTAMP=1", f"TUFREPO_COMMIT={commit}", "TUFREPO_PUSHED=true",
+    ]  # fmt: skip
+    assert f"commit={commit}\n" in outputs.read_text()
+    monkeypatch.delenv("GITHUB_OUTPUT")
+    assert world.ci_run("online-sign").exit_code == 0  # nothing to do: still a result
+    assert report.read_text().endswith(
+        "TUFREPO_SIGNED=[]\nTUFREPO_SNAPSHOT=\nTUFREPO_TIMESTAMP=\n"
+    )
+    assert outputs.read_text().count("commit=") == 1
+
+
+def test_every_command_with_outputs_gives_its_result_to_app_result() -> None:
+    """The one path to $GITHUB_OUTPUT and $TUFREPO_DOTENV: no command writes them itself."""
+    cli = ROOT / "src" / "tufrepo" / "cli"
+    for name, target in COMMANDS.items():
+        if name == "demo":  # a local walk-through: no outputs
+            continue
+        module = target.partition(":")[0].rsplit(".", 1)[-1]
+        assert "app.result(" in (cli / f"{module}.py").read_text(), name
+    for path in cli.glob("*.py"):
+        text = path.read_text()
+        for variable in ("GITHUB_OUTPUT", "TUFREPO_DOTENV"):
+            assert variable not in text or path.name == "app.py", (path.name, variable)

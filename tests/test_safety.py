@@ -242,8 +242,12 @@ def test_a_failed_publish_leaves_the_previous_site(
 
     monkeypatch.setattr(Path, "rename", rename)
     result = run("-C", str(world.ci), "publish", str(site), now=world.now)
-    assert result.exit_code == 1, out(result)
-    assert "No space left on device" in out(result)
+    # the file system's refusal, not a bug: exit 4 with advice (issue #13)
+    assert result.exit_code == 4, out(result)
+    assert out(result).splitlines()[-2:] == [
+        f"error: cannot write the site {site.resolve()}: No space left on device",
+        "hint: the disk is full: free some space and run the command again",
+    ]
     moved_aside, failed, restored = renames
     assert moved_aside[0] == "site"
     assert moved_aside[1].startswith(".site.old-")

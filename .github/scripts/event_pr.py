@@ -2,7 +2,13 @@
 
 * open a draft pull request (GitHub) or merge request (GitLab) for the event
   branch if there is none;
-* keep exactly one status comment, updated in place (found by a marker);
+* keep one current status comment (found by a marker), updated in place while
+  nobody new is asked to act;
+* when someone is asked to sign or accept an invitation who was not asked in
+  the current comment (a new signer, or a signer whose signature a later push
+  invalidated), post a new comment instead, so that its @mentions notify
+  them (editing a comment notifies nobody), and shorten the old one to a
+  pointer;
 * mark the change request ready when status exited 0, draft otherwise.
 
     python .github/scripts/event_pr.py --branch sign/x --status-exit 3 --markdown status.md
@@ -14,6 +20,7 @@ commenting, so the run shows the failure.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -38,23 +45,54 @@ def ensure_change_request(hub: Forge, branch: str) -> ChangeRequest:
     return request
 
 
+SUPERSEDED = "<!-- tufrepo-status-superseded -->"
+REPORT = re.compile(r"^<!-- tufrepo-status-report state=(\S*) owed=(\S*) -->$", re.MULTILINE)
+
+
+def owed(body: str) -> set[str]:
+    """The handles a status comment (or `tufrepo status` report) asks to act."""
+    match = REPORT.search(body)
+    return {h for h in match.group(2).split(",") if h} if match else set()
+
+
 def comment_body(markdown: str, status_exit: int) -> str:
-    """The status comment: marker, the status report, and a closing line."""
+    """The status comment: marker and the status report.
+
+    The report ends with its own verdict line; a closing line is added only
+    when there is no report to speak for itself (status crashed, or an old
+    tufrepo wrote it).
+    """
+    body = f"{MARKER}\n{markdown.rstrip()}\n"
+    if REPORT.search(markdown):
+        return body
     footer = {
         READY: "### Signing event is ready\nEvery role is signed: review and merge.",
         WAITING: "Waiting for signatures or invitations.",
         INVALID: "The event is invalid: see the errors above.",
     }.get(status_exit, f"`tufrepo status` failed (exit {status_exit}); see the CI run.")
-    return f"{MARKER}\n{markdown.rstrip()}\n\n{footer}\n"
+    return f"{body}\n{footer}\n"
 
 
 def upsert_comment(hub: Forge, request: ChangeRequest, body: str) -> None:
-    """Update our status comment, or create it the first time."""
+    """Update our status comment, or post a new one when it asks someone new to act.
+
+    A comment is new the first time, and whenever the report owes a signature
+    or an invitation to someone the current comment did not ask (their
+    earlier signature no longer counts, or they were just invited): only a
+    new comment notifies its @mentions.  The old comment then points to it.
+    """
     ours = [c for c in hub.comments(request) if c.body.startswith(MARKER)]
-    if ours:
-        hub.edit_comment(request, ours[0], body)
-    else:
-        hub.add_comment(request, body)
+    current = ours[-1] if ours else None
+    if current is not None and not owed(body) - owed(current.body):
+        hub.edit_comment(request, current, body)
+        return
+    hub.add_comment(request, body)
+    if current is not None:
+        hub.edit_comment(
+            request,
+            current,
+            f"{SUPERSEDED}\nThis status is out of date: see the newer status comment below.\n",
+        )
 
 
 def set_ready(hub: Forge, request: ChangeRequest, ready: bool) -> None:

@@ -3,7 +3,8 @@
 :func:`run_client_checks` is the smoke test behind ``tufrepo test-client``:
 refresh from a trusted root (or, said so, trust on first use of
 ``1.root.json``), optionally first from the currently deployed repository,
-check that the repository stays valid some days ahead, and download expected
+check that the online roles were re-signed in time (:func:`resign_margin`) or
+that the repository stays valid some days ahead, and download expected
 artifacts.  :func:`download_target` is the consumer side (``tufrepo download``).
 :class:`DirectoryFetcher` lets the same client read a directory (``publish``
 checks its staged result with it before anything is written to the output).
@@ -12,7 +13,7 @@ Over HTTP(S), :class:`DeadlineFetcher` bounds a whole run (``timeout`` seconds,
 
     report = run_client_checks(
         "https://example.org/metadata", targets_url=None, root_bytes=None,
-        targets=["app.json"], valid_days=1, now=datetime.now(UTC),
+        targets=["app.json"], now=datetime.now(UTC),
     )
     report.require_ok()  # RejectedError naming the first failed check
 
@@ -46,6 +47,8 @@ from tuf.ngclient import FetcherInterface, Updater, UpdaterConfig
 from tuf.ngclient.urllib3_fetcher import Urllib3Fetcher
 
 from tufrepo.advice import advise
+from tufrepo.core import fields
+from tufrepo.core.constants import DOWNLOAD_TIMEOUT, SNAPSHOT, TIMESTAMP
 from tufrepo.errors import RejectedError, TufRepoError
 
 if TYPE_CHECKING:
@@ -62,7 +65,7 @@ logger = logging.getLogger(__name__)
 CLIENT_ERRORS = (RepositoryError, DownloadError, ValueError, OSError)
 
 # Seconds a whole test-client or download run may take (option --timeout).
-DEFAULT_TIMEOUT = 300.0
+DEFAULT_TIMEOUT = DOWNLOAD_TIMEOUT
 # The largest first root downloaded for trust on first use (python-tuf's root limit).
 MAX_ROOT_BYTES = 512_000
 
@@ -344,7 +347,7 @@ def run_client_checks(
     root_bytes: bytes | None = None,
     update_from_url: str | None = None,
     targets: Sequence[str] = (),
-    valid_days: int = 0,
+    valid_days: int | None = None,
     offline_valid_days: int = 0,
     now: datetime,
     work_dir: Path | None = None,
@@ -361,7 +364,10 @@ def run_client_checks(
         update_from_url: the metadata URL clients use today: refresh from it
             first, then update to ``metadata_url`` with the same cache.
         targets: artifacts that must resolve, download and verify.
-        valid_days: the whole repository must still refresh this many days after ``now``.
+        valid_days: the whole repository must still refresh this many days
+            after ``now`` (0: no look ahead); None (the default): each online
+            role must have the margin :func:`resign_margin` derives from its
+            own signing period.
         offline_valid_days: root and top-level targets must not expire within this many days.
         now: the reference time of the refresh.
         work_dir: the client caches (fresh and empty; a temporary directory when None).
@@ -444,13 +450,17 @@ def _freshness(
     root: bytes,
     work: Path,
     now: datetime,
-    valid_days: int,
+    valid_days: int | None,
     offline_valid_days: int,
     fetcher: FetcherInterface,
 ) -> list[Check]:
-    """Valid N days ahead (a whole refresh then), root and targets valid M days ahead."""
+    """Re-signed in time (or valid N days ahead), root and targets valid M days ahead."""
     checks: list[Check] = []
-    if valid_days:
+    if valid_days is None:
+        checks += _resigned_in_time(updater, now)
+        if not checks[-1].ok:
+            return checks
+    elif valid_days:
         name = f"whole repository valid {valid_days} days ahead"
         try:
             ahead = now + timedelta(days=valid_days)
@@ -472,6 +482,61 @@ def _freshness(
             if not ok:
                 return checks
     return checks
+
+
+def resign_margin(periods: fields.Periods) -> timedelta:
+    """How long an online role must still be valid: half its signing period.
+
+    ``online-sign`` re-signs a role once it is inside its signing period (the
+    last ``signing`` days before it expires) and runs every few hours (every
+    6 h in the shipped workflows), so in normal operation a role has between
+    its whole expiry period and its signing period minus one run interval
+    (plus the scheduler's delay) left.  Requiring half the signing period
+    fails only when re-signing is overdue by half of it, which no normal
+    delay reaches (the shortest signing period is a day: 12 h, two missed
+    runs), and still leaves the other half before clients fail.  A fixed
+    number of days cannot do both: with the shipped timestamp (expiry 2 days,
+    signing period 1 day), 2 days fails right after a publish and 1 day
+    whenever a scheduled run starts late.
+    """
+    return timedelta(days=periods.signing) / 2
+
+
+def _resigned_in_time(updater: Updater, now: datetime) -> list[Check]:
+    """Timestamp and snapshot each valid for at least :func:`resign_margin` after ``now``."""
+    trusted = updater._trusted_set  # noqa: SLF001 - read-only look at what was trusted
+    checks: list[Check] = []
+    for role in (TIMESTAMP, SNAPSHOT):
+        name = f"{role} re-signed in time"
+        try:
+            signed = trusted[role]
+            periods = fields.get_periods(trusted.root, role, signed)
+        except KeyError:  # refresh() loads both; only a broken python-tuf would not
+            return [*checks, Check(name, ok=False, detail=f"{role} was not loaded")]
+        except RejectedError as e:
+            return [*checks, _failed(name, e)]
+        need, left = resign_margin(periods), signed.expires - now
+        ok = left >= need
+        hint = (
+            None
+            if ok
+            else f"online-sign has not re-signed {role} in time: check that the online-sign "
+            "workflow runs and succeeds, and that the online key is available"
+        )
+        detail = (
+            f"expires {signed.expires:%Y-%m-%d %H:%M} UTC, {_duration(left)} left, at least "
+            f"{_duration(need)} required (half its {periods.signing}-day signing period)"
+        )
+        checks.append(Check(name, ok=ok, detail=detail, hint=hint))
+        if not ok:
+            return checks
+    return checks
+
+
+def _duration(span: timedelta) -> str:
+    if span < timedelta(days=3):
+        return f"{span.total_seconds() / 3600:.1f} h"
+    return f"{span.total_seconds() / 86400:.1f} days"
 
 
 def _fetch_target(updater: Updater, path: str, directory: Path) -> str:

@@ -98,8 +98,12 @@ class UnsupportedKeyError(MetadataError):
     """Metadata lists a key of a type or scheme that cannot be verified."""
 
 
-class ConfigError(RejectedError):
-    """The signer settings file is missing or incomplete."""
+class ConfigError(UsageError):
+    """The user's own configuration (the signer settings file) is missing, garbled or incomplete.
+
+    A usage error (exit 2, DESIGN §5): the repository is not at fault, the
+    person running the command fixes their setup and runs it again.
+    """
 
 
 class NotReadyError(TufRepoError):
@@ -114,8 +118,25 @@ class GitStateError(TufRepoError):
     exit_code = ExitCode.GIT
 
 
-class PushRejectedError(GitStateError):
+class TransientGitError(GitStateError):
+    """A push lost a race with another push; trying again on the new tip can succeed.
+
+    Operations with a retry policy (``sign_event``, ``online_sign``) fetch
+    again, validate the new tip and redo their change on it; nothing is ever
+    force-pushed.
+    """
+
+
+class PushRejectedError(TransientGitError):
     """The remote refused a push because the branch moved (not a fast-forward)."""
+
+
+class RefLockError(TransientGitError):
+    """The remote could not lock or update the branch: another push held it (issue #13).
+
+    git reports this as ``cannot lock ref``, ``failed to update ref`` or
+    ``[remote rejected] ... (failed to lock)`` when two pushes to one branch overlap.
+    """
 
 
 class SignerUnavailableError(TufRepoError):

@@ -22,7 +22,7 @@ from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchP
 
 from tufrepo.core.constants import BOT_EMAIL, BOT_NAME
 from tufrepo.core.store import FileEntry, FileKind
-from tufrepo.errors import GitStateError, PushRejectedError
+from tufrepo.errors import GitStateError, PushRejectedError, RefLockError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -35,6 +35,14 @@ _REJECTED = (
     "[rejected]",
     "stale info",
     "Updates were rejected",
+)
+# A concurrent push to the same branch: the ref was locked or moved while the
+# remote was updating it (issue #13 item 5). Trying again on the new tip works.
+_LOCKED = (
+    "cannot lock ref",
+    "failed to lock",
+    "failed to update ref",
+    "could not lock",
 )
 _MODE_FILE = (0o100644, 0o100755)
 _CACHED_BLOB_BYTES = 1024 * 1024
@@ -119,6 +127,31 @@ class GitRepo:
                 hint="check the URL and that the token in it (or the credential helper) may read it",
             ) from e
         return cls(path)
+
+    @classmethod
+    def clone(cls, url: str, path: Path) -> GitRepo:
+        """Clone ``url`` (a URL or a local path) into ``path`` with its whole history.
+
+        Raises:
+            GitStateError: the clone failed.
+        """
+        try:
+            git.Repo.clone_from(url, path, env=_NO_PROMPT).close()
+        except GitCommandError as e:
+            raise GitStateError(f"cannot clone {redact(url)}: {_error_text(e)}") from e
+        return cls(path)
+
+    @staticmethod
+    def init_bare(path: Path, *, branch: str) -> None:
+        """Create an empty bare repository at ``path`` whose first branch is ``branch``.
+
+        Raises:
+            GitStateError: git refused (the path exists and is not empty, ...).
+        """
+        try:
+            git.Repo.init(path, bare=True, initial_branch=branch).close()
+        except (GitCommandError, OSError) as e:
+            raise GitStateError(f"cannot create a bare repository at {path}: {e}") from e
 
     def is_shallow(self) -> bool:
         """True for a shallow clone (history cut off)."""
@@ -229,6 +262,69 @@ class GitRepo:
                 files[path] = parts[2]
         return files
 
+    def worktree_blobs(self, directory: str) -> dict[str, str]:
+        """Path -> blob sha of the files below ``directory`` whose work-tree content is that blob.
+
+        For #14 (read only what changed).  The blob of a tracked file is its index entry; files the work tree
+        changed since (``git status``, which checks content when the stat data
+        cannot tell) and untracked files are left out: callers read those.
+        """
+        try:
+            staged = self._git("ls-files", "--stage", "-z", "--", directory)
+            dirty = self._git(
+                "status", "--porcelain=v1", "-z", "--untracked-files=no", "--no-renames",
+                "--", directory,
+            )  # fmt: skip
+        except GitStateError:
+            return {}
+        changed = {rec[3:] for rec in dirty.split("\0") if len(rec) > 3 and rec[1] != " "}
+        blobs = {}
+        for record in staged.split("\0"):
+            meta, _, path = record.partition("\t")
+            parts = meta.split()
+            # stage 0 only: a file with a merge conflict has no single blob
+            if (
+                len(parts) == 3
+                and parts[2] == "0"
+                and int(parts[0], 8) in _MODE_FILE
+                and path not in changed
+            ):
+                blobs[path] = parts[1]
+        return blobs
+
+    def online_sign_base(self, rev: str, timestamp_path: str, directory: str) -> str | None:
+        """The commit whose files online-sign judged before signing ``rev``'s timestamp, or None.
+
+        That is the parent of the one commit without merges, reachable from
+        ``rev``, that set ``timestamp_path`` to its content at ``rev`` and left
+        ``directory`` unchanged (what online-sign commits).  None when there is
+        not exactly one such commit: a second one is a copy of the signed
+        timestamp onto other files (see ``ops.anchor``), never trusted.
+        """
+        blob = self.list_files(rev, timestamp_path).get(timestamp_path)
+        if blob is None:
+            return None
+        out = self._git(
+            "log", "--no-merges", "--full-history", "--no-abbrev", "--format=@%H %P",
+            "--raw", rev, "--", timestamp_path,
+        )  # fmt: skip
+        setting: list[tuple[str, list[str]]] = []
+        commit: tuple[str, list[str]] | None = None
+        for line in out.splitlines():
+            if line.startswith("@"):
+                shas = line[1:].split()
+                commit = (shas[0], shas[1:])
+            elif line.startswith(":") and commit is not None:
+                fields = line.split("\t", 1)[0].split()
+                if len(fields) >= 4 and fields[3] == blob:
+                    setting.append(commit)
+        if len(setting) != 1 or len(setting[0][1]) != 1:
+            return None
+        sha, (parent,) = setting[0]
+        if any(p.startswith(f"{directory}/") for p in self.changed_paths(parent, sha)):
+            return None
+        return parent
+
     def read_blob_by_sha(self, sha: str) -> bytes:
         """A blob's content; blobs up to 1 MB are cached (history walks reread them)."""
         cached = self._blob_cache.get(sha)
@@ -325,6 +421,8 @@ class GitRepo:
 
         Raises:
             PushRejectedError: the remote branch moved (not a fast-forward).
+            RefLockError: the remote could not lock or update the branch
+                (a concurrent push); both are :class:`TransientGitError`.
             GitStateError: any other push failure.
         """
         try:
@@ -334,10 +432,16 @@ class GitRepo:
             )
         except GitCommandError as e:
             text = _error_text(e)
-            if any(marker in f"{text} {e.stdout}" for marker in _REJECTED):
+            said = f"{text} {e.stdout}"
+            if any(marker in said for marker in _REJECTED):
                 raise PushRejectedError(
                     f"push of {branch} to {remote} was refused: the branch moved",
                     hint="someone pushed in the meantime; run the command again",
+                ) from e
+            if any(marker in said for marker in _LOCKED):
+                raise RefLockError(
+                    f"push of {branch} to {remote} failed: another push was updating it ({text})",
+                    hint="someone pushed at the same moment; run the command again",
                 ) from e
             raise GitStateError(
                 f"push of {branch} to {remote} failed: {text}",
@@ -432,6 +536,19 @@ class GitRepo:
         for path in set(paths) - set(tracked):
             self._git("rm", "-q", "--cached", "--ignore-unmatch", "--", path)
             (self.top / path).unlink(missing_ok=True)
+
+    def checkout_branch(self, branch: str, start: str) -> None:
+        """Check out ``branch``, created or reset at ``start`` (``git checkout -B``)."""
+        self._git("checkout", "--quiet", "-B", branch, start)
+
+    def switch(self, branch: str) -> None:
+        """Check out the existing local ``branch``."""
+        self._git("switch", "--quiet", branch)
+
+    def merge(self, rev: str, msg: str) -> str | None:
+        """Merge ``rev`` into the checked-out branch with a merge commit (``--no-ff``)."""
+        self._git("merge", "--quiet", "--no-ff", "-m", msg, rev)
+        return self.head()
 
     def reset_hard(self, sha: str) -> None:
         """Move the checked-out branch and work tree to ``sha`` (used after a refused push)."""

@@ -53,16 +53,22 @@ def load_settings(top: Path, *, user_override: str | None = None) -> Settings:
             file is optional.
 
     Raises:
-        ConfigError: the file is missing (and no override), unreadable, or has
-            no user-name.
+        ConfigError: the file is missing (and no override), unreadable, not an
+            ini file, or has no user-name (a usage error: exit 2).
     """
     path = settings_path(top)
     parser = configparser.ConfigParser(interpolation=None)
     if path.exists():
         try:
             parser.read(path, encoding="utf-8")
-        except configparser.Error as e:
-            raise ConfigError(f"{path.name} is not a valid settings file: {e}") from e
+        except (configparser.Error, UnicodeDecodeError, OSError) as e:
+            # configparser's messages span lines; the error line holds one.
+            detail = " ".join(str(e).split())
+            raise ConfigError(
+                f"{path.name} is not a valid settings file: {detail}",
+                hint=f"fix or recreate {path.name}: '[settings]' then "
+                "'user-name = @your-github-handle'",
+            ) from e
     elif user_override is None:
         raise ConfigError(
             f"no signer settings file {path.name} in {top}",

@@ -26,7 +26,7 @@ from tuf.api.metadata import Root
 from tufrepo.checks.findings import Finding, Severity
 from tufrepo.core import layout
 from tufrepo.core.constants import ROOT, ROOT_HISTORY_DIR
-from tufrepo.core.parsing import parse_typed
+from tufrepo.core.parsing import canonical_bytes, parse_typed
 from tufrepo.errors import MetadataError
 
 if TYPE_CHECKING:
@@ -161,7 +161,9 @@ def _legacy(message: str) -> Finding:
 def _root_signed(md: Metadata[Root], previous: Root | None) -> str | None:
     # Attack: a root signed only by its own new keys (a takeover), or by the
     # old keys only (a root its new holders never accepted).
-    result = md.signed.get_root_verification_result(previous, md.signed_bytes, md.signatures)
+    result = md.signed.get_root_verification_result(
+        previous, canonical_bytes(md.signed), md.signatures
+    )
     if previous is not None and not result.first.verified:
         return (
             f"is not signed by the previous root's threshold "

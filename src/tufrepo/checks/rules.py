@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import Root, Targets
 
+from tufrepo.checks.bins import bins_rule
 from tufrepo.checks.findings import Finding, Severity
 from tufrepo.checks.keys import check_key_set, key_set_of
+from tufrepo.checks.manifest import manifest_rule
 from tufrepo.core import fields, layout
 from tufrepo.core.constants import (
     METADATA_DIR,
@@ -32,6 +34,7 @@ from tufrepo.core.constants import (
     TIMESTAMP,
     TOP_LEVEL_ROLES,
 )
+from tufrepo.core.parsing import canonical_bytes
 from tufrepo.errors import MetadataError, RejectedError, UnsupportedKeyError
 from tufrepo.ops.release import check_target_path
 from tufrepo.ops.targets import desired_targets, entry_matches, is_artifact_path
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
 
     from tuf.api.metadata import Signed, TargetFile
 
+    from tufrepo.core.artifacts import KnownArtifacts
     from tufrepo.core.parsing import AnyMetadata
     from tufrepo.core.repository import TufRepository
     from tufrepo.core.store import Store
@@ -190,8 +194,9 @@ def signed_rule(repo: TufRepository, role: str, md: AnyMetadata) -> list[Finding
     delegator = repo.delegator(role) if role != ROOT else md.signed
     if not isinstance(delegator, Root | Targets):
         return [Finding(role, "not-delegated", f"no role delegates to {role}")]
+    payload = repo.signed_bytes(role) if repo.read(role) is md else canonical_bytes(md.signed)
     try:
-        delegator.verify_delegate(role, md.signed_bytes, md.signatures)
+        delegator.verify_delegate(role, payload or b"", md.signatures)
     except (UnsignedMetadataError, ValueError) as e:
         # Attack: an unsigned or under-signed role merged into main must not
         # be vouched for by the online key or published.
@@ -208,7 +213,8 @@ def signed_rule(repo: TufRepository, role: str, md: AnyMetadata) -> list[Finding
 def online_signed_rule(repo: TufRepository, role: str, md: AnyMetadata) -> list[Finding]:
     """Snapshot and timestamp that changed on main verify with root's online keys."""
     try:
-        repo.root().verify_delegate(role, md.signed_bytes, md.signatures)
+        payload = repo.signed_bytes(role) if repo.read(role) is md else canonical_bytes(md.signed)
+        repo.root().verify_delegate(role, payload or b"", md.signatures)
     except (UnsignedMetadataError, ValueError) as e:
         # Attack: someone with push rights on main but without the online key
         # writing their own snapshot/timestamp.
@@ -242,7 +248,13 @@ def root_rules(root: Root) -> list[Finding]:
 # --- the delegation tree and the artifacts ----------------------------------------
 
 
-def tree_rules(repo: TufRepository, files: Store | None, *, mismatch: Severity) -> list[Finding]:
+def tree_rules(
+    repo: TufRepository,
+    files: Store | None,
+    *,
+    mismatch: Severity,
+    known: KnownArtifacts | None = None,
+) -> list[Finding]:
     """Delegation shapes, key sets and (with ``files``) artifacts against metadata.
 
     Args:
@@ -250,6 +262,8 @@ def tree_rules(repo: TufRepository, files: Store | None, *, mismatch: Severity) 
         files: the candidate's files (None: metadata only, no artifacts).
         mismatch: the severity of artifacts that differ from their entries
             (WAITING on an event, where update-targets fixes them).
+        known: entries of a trusted known good for files unchanged since
+            (not read again, see :class:`tufrepo.core.artifacts.KnownArtifacts`).
 
     Raises:
         MetadataError: a role file cannot be parsed.
@@ -257,10 +271,12 @@ def tree_rules(repo: TufRepository, files: Store | None, *, mismatch: Severity) 
     findings = _delegation_tree(repo)
     findings += _key_sets(repo)
     findings += _delegated_paths(repo)
+    findings += bins_rule(repo)
     if files is not None:
+        findings += manifest_rule(repo, files, mismatch)
         findings += _role_files(repo, files)
         findings += _artifact_files(files)
-        findings += _target_entries(repo, files, mismatch)
+        findings += _target_entries(repo, files, mismatch, known)
     return findings
 
 
@@ -319,17 +335,13 @@ def _delegation_tree(repo: TufRepository) -> list[Finding]:
                     f"{parent} delegates to {name} but metadata/{name}.json is missing",
                 )
             )
-        if parent != TARGETS:
+        if parent != TARGETS and child.path_hash_prefixes is None:  # bins: checks.bins
             findings.append(
                 Finding(
                     name,
                     "nested-delegation",
                     f"{parent} delegates to {name}: nested delegations are not supported",
                 )
-            )
-        if child.path_hash_prefixes is not None:
-            findings.append(
-                Finding(name, "hash-bin-delegation", "hash-prefix delegations are not supported")
             )
     return findings
 
@@ -350,6 +362,8 @@ def _delegated_paths(repo: TufRepository) -> list[Finding]:
     for parent, child in repo.delegations():
         if not layout.is_safe_role_name(child.name) or child.name in TOP_LEVEL_ROLES:
             continue  # reported by _delegation_tree
+        if child.path_hash_prefixes is not None:
+            continue  # a hash bin: checks.bins reports artifacts in the wrong bin
         md = repo.read_targets(child.name)
         for path in md.signed.targets if md is not None else {}:
             if not child.is_delegated_path(path):
@@ -398,10 +412,12 @@ def _artifact_files(files: Store) -> list[Finding]:
     return findings
 
 
-def _target_entries(repo: TufRepository, files: Store, mismatch: Severity) -> list[Finding]:
+def _target_entries(
+    repo: TufRepository, files: Store, mismatch: Severity, known: KnownArtifacts | None
+) -> list[Finding]:
     findings = []
     try:
-        wanted: dict[str, dict[str, TargetFile]] | None = desired_targets(repo, files)
+        wanted: dict[str, dict[str, TargetFile]] | None = desired_targets(repo, files, known)
     except RejectedError:
         wanted = None  # reported by _artifact_files
     for role in repo.targets_roles():

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from tuf.api.metadata import Root
 
+from tufrepo.checks.budget import budget_rule
 from tufrepo.checks.findings import Finding, Severity, unique
 from tufrepo.checks.history import check_history
 from tufrepo.checks.rules import (
@@ -56,11 +57,13 @@ from tufrepo.core.constants import (
     TOP_LEVEL_ROLES,
 )
 from tufrepo.errors import MetadataError
+from tufrepo.ops.manifest import is_manifest_path
 from tufrepo.ops.targets import is_artifact_path
 
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from tufrepo.core.artifacts import KnownArtifacts
     from tufrepo.core.parsing import AnyMetadata
     from tufrepo.core.repository import TufRepository
     from tufrepo.core.store import Store
@@ -94,15 +97,23 @@ def judge_event(
     for role in event.changed_roles():
         if role not in ONLINE_ROLES:
             findings += guard(role, _offline_role, repo, role, now, Severity.ERROR)
-    findings += guard("", tree_rules, repo, event.store, mismatch=Severity.WAITING)
+    findings += guard(
+        "", tree_rules, repo, event.store, mismatch=Severity.WAITING, known=event.known_artifacts
+    )
     findings += guard("", delegations_rule, repo, not_verifying=Severity.WAITING)
+    findings += guard("", budget_rule, repo)
     if main is not None and event.known_good is not None:
         findings += _stale(event, main)
     return unique(findings)
 
 
 def judge_main(
-    repo: TufRepository, files: Store | None, anchor: Store | None, *, now: datetime
+    repo: TufRepository,
+    files: Store | None,
+    anchor: Store | None,
+    *,
+    now: datetime,
+    known: KnownArtifacts | None = None,
 ) -> list[Finding]:
     """Every finding for main (``repo``) against its anchor.
 
@@ -113,6 +124,8 @@ def judge_main(
         anchor: the state clients already trust (None: ``repo`` is the anchor
             itself, the first state of main's history).
         now: the time of the judgement.
+        known: entries of a trusted earlier state for files unchanged since
+            (see :class:`tufrepo.core.artifacts.KnownArtifacts`).
     """
     findings = check_history(anchor, repo.store)
     if any(f.code == "malformed" for f in findings):
@@ -129,8 +142,9 @@ def judge_main(
         md = _read(repo, role, findings)
         if md is not None:
             findings += guard(role, signed_rule, repo, role, md)
-    findings += guard("", tree_rules, repo, files, mismatch=Severity.ERROR)
+    findings += guard("", tree_rules, repo, files, mismatch=Severity.ERROR, known=known)
     findings += guard("", delegations_rule, repo, not_verifying=Severity.ERROR)
+    findings += guard("", budget_rule, repo)
     return unique(findings)
 
 
@@ -242,7 +256,11 @@ def _outside_changes(changed_files: list[str], *, refuse: bool) -> list[Finding]
         if not p.startswith((f"{METADATA_DIR}/", f"{TARGETS_DIR}/"))
         # dotfiles under targets/ are not artifacts: nobody signs them (.gitattributes
         # can still change how every artifact is checked out)
-        or (p.startswith(f"{TARGETS_DIR}/") and not is_artifact_path(p[len(TARGETS_DIR) + 1 :]))
+        or (
+            p.startswith(f"{TARGETS_DIR}/")
+            and not is_artifact_path(p[len(TARGETS_DIR) + 1 :])
+            and not is_manifest_path(p)  # manifests are judged line by line (checks.manifest)
+        )
     )
     if not outside:
         return []

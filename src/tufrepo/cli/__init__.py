@@ -6,15 +6,17 @@ import importlib
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from tufrepo import __version__
-from tufrepo.advice import advise
 from tufrepo.cli.app import App
 from tufrepo.cli.commands import COMMANDS
 from tufrepo.errors import ExitCode, TufRepoError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 TRUST_CONFIG_ENV = "TUFREPO_SIGSTORE_TRUST_CONFIG"
 # Named only to say in --help that it is ignored: the tree under judgement never
@@ -49,35 +51,47 @@ class _Group(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> object:
-        """Run the command; map every failure to its exit code here, and nowhere else.
+        """Run the command; failures are mapped to exit codes by :func:`_invoke_mapped`."""
+        return _invoke_mapped(ctx, lambda: super(_Group, self).invoke(ctx))
 
-        A failure prints ``error:`` (and ``hint:`` when there is advice), with
-        -v also its causes and traceback, and with --json one JSON document
-        (see :meth:`App.fail`).
-        """
-        try:
-            value = super().invoke(ctx)
-        except TufRepoError as e:
-            _fail(ctx, str(e), advise(e), e.exit_code, e)
-        except click.exceptions.Exit:  # ctx.exit(code): the command chose its code
-            _app(ctx).finish()
-            raise
-        except click.ClickException as e:  # usage errors: click prints them on stderr
-            _app(ctx).fail(e.format_message(), hint=None, exit_code=e.exit_code, lines=False)
-            raise
-        except click.Abort:  # click prints "Aborted!" and exits 1
-            _app(ctx).fail("aborted", hint=None, exit_code=ExitCode.INTERNAL, lines=False)
-            raise
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
-            _app(ctx).fail("interrupted", hint=None, exit_code=130, lines=False)
-            ctx.exit(130)
-        except Exception as e:  # noqa: BLE001 - the one place that reports bugs
-            # A bug: say so in one line; the traceback is for -v.
-            hint = advise(e) or (None if _app(ctx).verbose else "run again with -v for details")
-            _fail(ctx, f"internal error: {type(e).__name__}: {e}", hint, ExitCode.INTERNAL, e)
+
+def _invoke_mapped(ctx: click.Context, run: Callable[[], object]) -> object:
+    """Run a command; map every failure to its exit code here, and nowhere else.
+
+    A failure prints ``error:`` (and ``hint:`` when there is advice), with
+    -v also its causes and traceback, and with --json one JSON document
+    (see :meth:`App.fail`).  ``tufrepo`` and ``repo-sign`` both run through it.
+    """
+    try:
+        value = run()
+    except TufRepoError as e:
+        _fail(ctx, str(e), _advise(e), e.exit_code, e)
+    except click.exceptions.Exit:  # ctx.exit(code): the command chose its code
         _app(ctx).finish()
-        return value
+        raise
+    except click.ClickException as e:  # usage errors: click prints them on stderr
+        _app(ctx).fail(e.format_message(), hint=None, exit_code=e.exit_code, lines=False)
+        raise
+    except click.Abort:  # click prints "Aborted!" and exits 1
+        _app(ctx).fail("aborted", hint=None, exit_code=ExitCode.INTERNAL, lines=False)
+        raise
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        _app(ctx).fail("interrupted", hint=None, exit_code=130, lines=False)
+        ctx.exit(130)
+    except Exception as e:  # noqa: BLE001 - the one place that reports bugs
+        # A bug: say so in one line; the traceback is for -v.
+        hint = _advise(e) or (None if _app(ctx).verbose else "run again with -v for details")
+        _fail(ctx, f"internal error: {type(e).__name__}: {e}", hint, ExitCode.INTERNAL, e)
+    _app(ctx).finish()
+    return value
+
+
+def _advise(error: BaseException) -> str | None:
+    # imported on failure only: tufrepo.advice loads python-tuf (#14: --help stays light)
+    from tufrepo.advice import advise
+
+    return advise(error)
 
 
 def _app(ctx: click.Context) -> App:
@@ -154,6 +168,8 @@ def cli(
     2 usage, 3 waiting for signatures, 4 rejected input or metadata,
     5 git/remote failure, 6 signer failure.
     """
+    from tufrepo.core import sizes
+
     app = App(
         repo_dir=repo_dir,
         verbose=verbose,
@@ -164,10 +180,19 @@ def cli(
     ctx.obj = app
     ctx.call_on_close(app.close)
     app.start_logging()
-    # One Sigstore instance for the whole process, chosen before any metadata is parsed.
-    from tufrepo.signers import sigstore  # noqa: PLC0415 - keeps --version and --help fast
+    ctx.with_resource(app.progress_reporting())
+    # One Sigstore instance for the whole process, chosen before any metadata is
+    # parsed; registered when the command runs, so --help never loads it (#14).
+    trust_config = _trust_config(sigstore_trust_config)
+    app.before_command(lambda: _register_sigstore(trust_config))
+    # The size budget of targets roles: TUFREPO_SIZE_BUDGET (bytes) can only lower it.
+    sizes.configure(App.env(sizes.ENV_VAR))
 
-    sigstore.register(_trust_config(sigstore_trust_config))
+
+def _register_sigstore(trust_config: Path | None) -> None:
+    from tufrepo.signers import sigstore
+
+    sigstore.register(trust_config)
 
 
 def _trust_config(option: Path | None) -> Path | None:
@@ -187,6 +212,54 @@ def main() -> None:
     cli.main(prog_name="tufrepo")
 
 
+class _RepoSign(click.Command):
+    """``repo-sign``: ``tufrepo sign`` as a command of its own, with tufrepo's global options.
+
+    Its usage reads ``repo-sign [OPTIONS] EVENT``; the global options (-C,
+    --json, -v, --now, ...) go anywhere before or after EVENT; failures are
+    mapped to exit codes exactly as for ``tufrepo sign``.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)  # click's parser consumes the list
+        try:
+            return super().parse_args(ctx, args)
+        except click.ClickException as e:
+            if "--json" in given:  # one JSON document even for a usage error
+                App(json_output=True).fail(
+                    e.format_message(), hint=None, exit_code=e.exit_code, lines=False
+                )
+            raise
+
+    def invoke(self, ctx: click.Context) -> object:
+        return _invoke_mapped(ctx, lambda: super(_RepoSign, self).invoke(ctx))
+
+
+def repo_sign_command() -> click.Command:
+    """The ``repo-sign`` command: the group's global options plus ``sign``'s own."""
+    from tufrepo.cli.sign import sign_command
+
+    global_names = [p.name for p in cli.params if p.name != "version"]
+
+    @click.pass_context
+    def callback(ctx: click.Context, /, **values: object) -> object:
+        ctx.invoke(cli.callback, **{n: values.pop(n) for n in global_names})  # type: ignore[arg-type]
+        if sign_command.callback is None:  # pragma: no cover - a click command always has one
+            raise TypeError("sign has no callback")
+        return ctx.invoke(sign_command.callback, **values)
+
+    version = click.version_option(__version__, prog_name="repo-sign")
+    command = _RepoSign(
+        "repo-sign",
+        params=[p for p in cli.params if p.name != "version"] + list(sign_command.params),
+        callback=callback,
+        help=sign_command.help,
+        short_help=sign_command.short_help,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    return version(command)
+
+
 def sign_main() -> None:
-    """Entry point of ``repo-sign``: the same as ``tufrepo sign``."""
-    cli.main(args=["sign", *sys.argv[1:]], prog_name="repo-sign")
+    """Entry point of ``repo-sign``: the same as ``tufrepo sign``, with the global options."""
+    repo_sign_command().main(args=sys.argv[1:], prog_name="repo-sign")

@@ -9,29 +9,44 @@ lines by default, every level with the logger's name under ``-v``.
 With ``--json`` stdout carries exactly one JSON document per run, printed when
 the command ends (:meth:`App.finish`): the command's result, and on failure
 also ``error``, ``hint`` and ``exit_code``.
+
+Long work (hashing artifacts, judging history) announces progress through
+:mod:`tufrepo.progress`; :meth:`App.show_progress` draws it on one
+overwritten stderr line when stderr is a terminal, and stays silent when it
+is not (CI logs) unless ``-v`` asks for occasional ``progress:`` lines.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import sys
+import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from tufrepo import ci_output, progress
 from tufrepo.errors import UsageError, cause_chain
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from contextlib import AbstractContextManager
 
     from tufrepo.gitrepo import GitRepo
 
+PROGRESS_INTERVAL_TTY = 0.1
+"""Seconds between redraws of the progress line on a terminal."""
+PROGRESS_INTERVAL_LOG = 5.0
+"""Seconds between ``progress:`` lines with -v when stderr is not a terminal."""
+
+_R = TypeVar("_R")
 _LEVEL_COLORS = {logging.WARNING: "yellow", logging.ERROR: "red", logging.CRITICAL: "red"}
 
 
@@ -117,6 +132,24 @@ class App:
     _result: dict[str, Any] | None = field(default=None, repr=False)
     _finished: bool = field(default=False, repr=False)
     _restore_logging: Callable[[], None] | None = field(default=None, repr=False)
+    _progress_drawn: bool = field(default=False, repr=False)
+    _progress_at: float | None = field(default=None, repr=False)
+    _setup: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    # --- set-up that --help and --version skip -------------------------------------------
+
+    def before_command(self, step: Callable[[], None]) -> None:
+        """Run ``step`` just before the command itself runs (not for --help or --version).
+
+        #14: process-wide set-up that loads heavy modules (the Sigstore
+        verifier) happens only when a command really runs.
+        """
+        self._setup.append(step)
+
+    def ready(self) -> None:
+        """Run the pending set-up steps, once (every command's :func:`pass_app` does)."""
+        while self._setup:
+            self._setup.pop(0)()
 
     # --- time and environment -----------------------------------------------------
 
@@ -140,13 +173,14 @@ class App:
     def git(self) -> GitRepo:
         """The git checkout the command works on (-C DIR or the working directory)."""
         if self._git is None:
-            from tufrepo.gitrepo import GitRepo  # noqa: PLC0415 - GitPython loads only when needed
+            from tufrepo.gitrepo import GitRepo
 
             self._git = GitRepo.discover(self.repo_dir or Path.cwd())
         return self._git
 
     def close(self) -> None:
         """Release resources at exit, and restore the logging configuration."""
+        self.end_progress()
         if self._git is not None:
             self._git.close()
             self._git = None
@@ -159,11 +193,42 @@ class App:
         if self._restore_logging is None:
             self._restore_logging = configure_logging(self.verbose, color=self.color)
 
+    # --- progress ----------------------------------------------------------------------
+
+    def progress_reporting(self) -> AbstractContextManager[None]:
+        """Receive the library's progress (:mod:`tufrepo.progress`) while the block runs."""
+        return progress.reporting(self.show_progress)
+
+    def show_progress(self, task: str, done: int, total: int | None) -> None:
+        """Draw progress: a terminal line, else (with -v) a line now and then, else nothing."""
+        tty = sys.stderr.isatty()
+        if not tty and not self.verbose:
+            return  # CI logs: a line per artifact would drown the log
+        now = time.monotonic()
+        interval = PROGRESS_INTERVAL_TTY if tty else PROGRESS_INTERVAL_LOG
+        finished = total is not None and done >= total
+        if self._progress_at is not None and now - self._progress_at < interval and not finished:
+            return
+        self._progress_at = now
+        count = f"{done}/{total}" if total else str(done)
+        if tty:
+            click.echo(f"\r\x1b[K{task}: {count}", err=True, nl=False)
+            self._progress_drawn = True
+        else:
+            click.echo(f"progress: {task}: {count}", err=True)
+
+    def end_progress(self) -> None:
+        """Clear the terminal's progress line before other output, or at the end."""
+        if self._progress_drawn:
+            click.echo("\r\x1b[K", err=True, nl=False)
+            self._progress_drawn = False
+
     # --- output ------------------------------------------------------------------------
 
     def say(self, text: str = "", *, fg: str | None = None, bold: bool = False) -> None:
         """Human output: to stdout normally, to stderr when --json owns stdout."""
         styled = click.style(text, fg=fg, bold=bold) if self.color and (fg or bold) else text
+        self.end_progress()
         click.echo(styled, err=self.json_output)
 
     def info(self, text: str) -> None:
@@ -179,7 +244,10 @@ class App:
         )
 
     def result(self, data: dict[str, Any]) -> None:
-        """The command's result: $GITHUB_OUTPUT now; with --json, stdout when the command ends.
+        """The command's result: CI outputs now; with --json, stdout when the command ends.
+
+        CI outputs are ``$GITHUB_OUTPUT`` (GitHub Actions) and
+        ``$TUFREPO_DOTENV`` (a GitLab dotenv report), whichever are set.
 
         The JSON document is printed once, by :meth:`finish`, so that a
         command failing after its result still prints one document (the
@@ -187,15 +255,8 @@ class App:
         """
         if self.json_output:
             self._result = {**(self._result or {}), **data}
-        github_output = self.env("GITHUB_OUTPUT")
-        if github_output:
-            with Path(github_output).open("a", encoding="utf-8") as f:
-                for key, value in data.items():
-                    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-                    if "\n" in text:
-                        f.write(f"{key}<<TUFREPO_EOF\n{text}\nTUFREPO_EOF\n")
-                    else:
-                        f.write(f"{key}={text}\n")
+        # Also $TUFREPO_DOTENV (a GitLab dotenv report): see tufrepo.ci_output.
+        ci_output.write(data, os.environ)
 
     def finish(self) -> None:
         """Print the --json result, if the command gave one; the document is printed once."""
@@ -221,6 +282,7 @@ class App:
         ``lines=False`` prints only the document (click reports its own
         usage errors on stderr).
         """
+        self.end_progress()
         if lines:
             click.echo(f"error: {message}", err=True)
             if hint:
@@ -263,4 +325,20 @@ class App:
         return bool(click.confirm(text, default=default))
 
 
-pass_app = click.make_pass_decorator(App)
+def pass_app(command: Callable[..., _R]) -> Callable[..., _R]:
+    """Pass the run's :class:`App` as the first argument, after its set-up has run.
+
+    As ``click.make_pass_decorator(App)``, plus :meth:`App.ready`: the
+    set-up is done here, not in the group's callback, because click runs that
+    callback before a subcommand's ``--help`` is handled (#14).
+    """
+
+    def with_app(*args: Any, **kwargs: Any) -> _R:
+        ctx = click.get_current_context()
+        app = ctx.find_object(App)
+        if app is None:  # pragma: no cover - the group always creates one
+            raise RuntimeError("no App in the click context")
+        app.ready()
+        return ctx.invoke(command, app, *args, **kwargs)
+
+    return functools.update_wrapper(with_app, command)

@@ -6,7 +6,6 @@ import click
 
 from tufrepo.cli.app import App, pass_app
 from tufrepo.cli.common import remote_option
-from tufrepo.ops.expiry import bump_expiring
 
 
 @click.command("bump-expiring")
@@ -29,6 +28,8 @@ def bump_expiring_command(app: App, push: bool, remote: str) -> None:
     parse is reported and ignored. `--json` lists the events created (and,
     under "ignored", the open events ignored and why).
     """
+    from tufrepo.ops.expiry import bump_expiring
+
     result = bump_expiring(app.git(), remote, app.now(), push=push)
     if result.no_repository:
         app.say("No repository yet: nothing to do.")

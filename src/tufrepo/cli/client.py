@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from tufrepo.cli.app import App, pass_app
-from tufrepo.client import DEFAULT_TIMEOUT, download_target, run_client_checks
+from tufrepo.core.constants import DOWNLOAD_TIMEOUT as DEFAULT_TIMEOUT
 from tufrepo.errors import UsageError
 
 timeout_option = click.option(
@@ -22,6 +22,16 @@ timeout_option = click.option(
 )
 
 
+def _valid_days(_ctx: click.Context, _param: click.Parameter, value: str) -> int | None:
+    """``auto`` -> None (margins derived from each role's signing period), else whole days."""
+    text = value.strip()
+    if text == "auto":
+        return None
+    if not (text.isascii() and text.isdigit()):
+        raise click.BadParameter(f"{value!r} is neither 'auto' nor a whole number of days")
+    return int(text)
+
+
 def _time(value: str | None) -> datetime | None:
     if value is None:
         return None
@@ -29,7 +39,7 @@ def _time(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError as e:
         raise UsageError(f"--time: not an ISO 8601 time: {value}") from e
-    from datetime import UTC  # noqa: PLC0415
+    from datetime import UTC
 
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
@@ -60,11 +70,13 @@ def _time(value: str | None) -> datetime | None:
 )
 @click.option(
     "--valid-days",
-    type=click.IntRange(min=0),
-    default=0,
+    default="auto",
+    metavar="auto|DAYS",
+    callback=_valid_days,
     show_default=True,
-    help="Refresh again as if N days had passed: snapshot and timestamp must be "
-    "re-signed in time.",
+    help="auto: timestamp and snapshot must each be valid for at least half their own "
+    "signing period (online-sign re-signs them when it starts; see below). N: refresh "
+    "again as if N days had passed (0: no look ahead).",
 )
 @click.option(
     "--offline-valid-days",
@@ -88,7 +100,7 @@ def test_client_command(
     root_file: Path | None,
     update_from: str | None,
     targets: tuple[str, ...],
-    valid_days: int,
+    valid_days: int | None,
     offline_valid_days: int,
     at: str | None,
     timeout: float,
@@ -101,13 +113,25 @@ def test_client_command(
     hit them. A server that sends too slowly fails the run after --timeout
     seconds in all (exit 4) instead of hanging it.
 
+    By default (--valid-days auto) timestamp and snapshot must each still be
+    valid for half their own signing period: online-sign re-signs a role once
+    it is in its signing period and runs every 6 hours, so a healthy
+    repository always has more than that left; the check fails only when
+    re-signing is overdue by half the signing period, with the other half
+    left before clients fail. For the shipped timestamp (expiry 2 days,
+    signing period 1 day): at least 12 hours, while normal operation keeps
+    between 48 and about 18 hours. A fixed --valid-days 2 fails right after
+    every publish, and 1 whenever a scheduled run starts late.
+
     \b
     Without --root, 1.root.json is trusted on first use (said so in the
     output); pin the root clients ship with for a real check:
       tufrepo test-client https://example.org/metadata --root root.json \\
-          --valid-days 1 --offline-valid-days 30 --target app/1.0.json
+          --offline-valid-days 30 --target app/1.0.json
 
     """
+    from tufrepo.client import run_client_checks
+
     root = root_file.read_bytes() if root_file else None
     report = run_client_checks(
         metadata_url, targets_url=targets_url, root_bytes=root, update_from_url=update_from,
@@ -169,6 +193,8 @@ def download_command(
       tufrepo download app/1.0.tar.gz --metadata-url https://example.org/metadata \\
           --root root.json -o app.tar.gz
     """
+    from tufrepo.client import download_target
+
     data = download_target(
         metadata_url, targets_url, root_file.read_bytes(), target_path, now=app.now(),
         timeout=timeout,

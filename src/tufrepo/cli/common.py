@@ -1,4 +1,9 @@
-"""Helpers shared by commands: settings, keys, signers, summaries."""
+"""Helpers shared by commands: options, settings, handlers, signer chains, summaries.
+
+The operations live in :mod:`tufrepo.ops`; this module builds what they need
+from the command line and the terminal (:func:`cli_handlers`,
+:func:`user_signers`, :func:`secrets_handler`) and renders summaries.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tufrepo import signers
-from tufrepo.core import fields
-from tufrepo.errors import GitStateError, RejectedError, SignerUnavailableError, UsageError
-from tufrepo.ops.session import EventSession
-from tufrepo.ops.signing import sign_roles
-from tufrepo.ops.status import Change, RoleStatus
-from tufrepo.ops.summary import Change as SummaryChange
-from tufrepo.ops.summary import Kind as SummaryKind
-from tufrepo.ops.summary import RoleSummary, summarize_event_role
+from tufrepo.errors import GitStateError, SignerUnavailableError, UsageError
 from tufrepo.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from securesystemslib.signer import Key, Signer
-
     from tufrepo.cli.app import App
-    from tufrepo.gitrepo import GitRepo
+    from tufrepo.ops.handlers import Handlers
+    from tufrepo.ops.keys import SignerEnv, UserSigners
+    from tufrepo.ops.status import RoleStatus
+    from tufrepo.ops.summary import Change as SummaryChange
+    from tufrepo.ops.summary import RoleSummary
 
 PATH_PREFIX_ENV = "CRYPTO_SIGNER_PATH_PREFIX"
 
@@ -78,86 +77,7 @@ def settings_for(app: App, user: str | None) -> Settings:
     return load_settings(app.git().top, user_override=user)
 
 
-def open_session(
-    app: App, event: str, settings: Settings, *, must_exist: bool = False
-) -> EventSession:
-    """Fetch and open an event branch without touching the work tree.
-
-    Raises:
-        GitStateError: ``must_exist`` and the event is on neither the pull
-            remote nor a local branch (a mistyped name must not be "nothing to do").
-    """
-    session = EventSession(
-        app.git(),
-        event,
-        pull_remote=settings.pull_remote,
-        push_remote=settings.push_remote,
-        now=app.now(),
-    )
-    if session.is_new and must_exist:
-        raise GitStateError(
-            f"there is no signing event {event} on {settings.pull_remote}",
-            hint=f"check the name: git ls-remote --heads {settings.pull_remote} 'sign/*'",
-        )
-    if session.is_new:
-        app.say(f"Event {event} does not exist yet: starting it from {settings.pull_remote}/main")
-    else:
-        app.say(f"Signing event {event} (commit {session.short_base})")
-    return session
-
-
 SIGSTORE_TOKEN_ENV = "SIGSTORE_IDENTITY_TOKEN"  # noqa: S105 - a variable name, not a secret
-
-
-def pykcs11lib(app: App, settings: Settings | None = None) -> str | None:
-    """The PKCS#11 module: the settings file's pykcs11lib, else PYKCS11LIB (else probed)."""
-    return (settings.pykcs11lib if settings else None) or app.env("PYKCS11LIB")
-
-
-def import_key(app: App, uri: str, settings: Settings | None = None) -> Key:
-    """The public key of a signer URI (relative file2: paths use CRYPTO_SIGNER_PATH_PREFIX)."""
-    return signers.import_key(
-        uri, path_prefix=app.env(PATH_PREFIX_ENV), pykcs11lib=pykcs11lib(app, settings)
-    )
-
-
-def user_key(app: App, key_uri: str | None, settings: Settings | None = None) -> Key:
-    """The user's public key from --key, or asked for on a terminal.
-
-    ``--key sigstore`` enrols the user's Sigstore identity: from
-    SIGSTORE_IDENTITY_TOKEN when set, else through a browser sign-in.
-    """
-    uri = key_uri or app.prompt(
-        "Signer URI of your key (e.g. file2:key.pem, hsm, sigstore)", missing="--key URI"
-    )
-    if uri in ("sigstore", "sigstore:?ambient=false"):
-        from tufrepo.signers import sigstore  # noqa: PLC0415 - sigstore loads only when used
-
-        return sigstore.enrol_person(app.env(SIGSTORE_TOKEN_ENV))[1]
-    return import_key(app, uri, settings)
-
-
-def online_key_from(
-    app: App,
-    uri: str,
-    identity: str | None = None,
-    issuer: str | None = None,
-    *,
-    remote: str = "origin",
-) -> Key:
-    """The online key for ``--online-key URI``, tagged with its URI for CI.
-
-    ``sigstore`` means this repository's online-sign workflow identity on GitHub
-    Actions (derived from the pull remote's URL, or --sigstore-identity/-issuer).
-    """
-    if uri in ("sigstore", "sigstore:"):
-        from tufrepo.signers import sigstore  # noqa: PLC0415 - sigstore loads only when used
-
-        if identity is None:
-            identity = sigstore.workflow_identity(app.git().remote_url(remote))
-        signer_uri, key = sigstore.enrol_workflow(identity, issuer)
-        return fields.online_key(key, signer_uri)
-    return fields.online_key(import_key(app, uri), uri)
 
 
 def secrets_handler(app: App) -> Callable[[str], str]:
@@ -188,53 +108,58 @@ def secrets_handler(app: App) -> Callable[[str], str]:
     return ask
 
 
-def sign_with_retry(app: App, sign: Callable[[], list[Any]]) -> list[Any]:
-    """Run a signing step; on a terminal, offer to retry after a failed touch or PIN."""
-    while True:
-        try:
-            return sign()
-        except SignerUnavailableError as e:
-            if not app.interactive:
-                raise
-            app.warn(str(e) + (f" ({e.hint})" if e.hint else ""))
-            if not click.confirm("Try again?", default=True):
-                raise
+def signer_env(app: App, settings: Settings | None = None) -> SignerEnv:
+    """What the environment (and the settings file) say about signers."""
+    from tufrepo.ops.keys import SignerEnv
+
+    return SignerEnv(
+        path_prefix=app.env(PATH_PREFIX_ENV),
+        pykcs11lib=(settings.pykcs11lib if settings else None) or app.env("PYKCS11LIB"),
+        sigstore_token=app.env(SIGSTORE_TOKEN_ENV),
+    )
 
 
-def signer_provider(app: App, settings: Settings, key_uri: str | None) -> Callable[[Key], Signer]:
-    """Returns the signer for one of the user's keys: --key, then [signing-keys], then a prompt."""
-    cache: dict[str, Signer] = {}
-    prefix = app.env(PATH_PREFIX_ENV)
-    handler = secrets_handler(app)  # one per run: a piped PIN is read once
+def user_signers(app: App, settings: Settings, key_uri: str | None) -> UserSigners:
+    """The user's signer chain: --key, then [signing-keys], then asking on a terminal."""
+    from tufrepo.ops.keys import UserSigners
 
-    def signer_for(key: Key) -> Signer:
-        if key.keyid in cache:
-            return cache[key.keyid]
-        configured = settings.signing_keys.get(key.keyid)
-        candidates = [u for u in (key_uri, configured) if u]
-        if not candidates and key.keytype == "sigstore-oidc":
-            candidates = ["sigstore"]  # the key says who signs: sign in as that identity
-        if not candidates:
-            candidates = [
-                app.prompt(f"Signer URI for your key {key.keyid[:8]}", missing="--key URI")
-            ]
-        error: SignerUnavailableError | None = None
-        for candidate in candidates:
-            uri = "sigstore:?ambient=false" if candidate == "sigstore" else candidate
-            try:
-                signer = signers.load_signer(
-                    uri, key, handler, path_prefix=prefix,
-                    pykcs11lib=pykcs11lib(app, settings), sigstore_token=app.env(SIGSTORE_TOKEN_ENV),
-                )  # fmt: skip
-            except SignerUnavailableError as e:
-                error = error or e
-                continue
-            cache[key.keyid] = signer
-            return signer
-        assert error is not None  # noqa: S101 - candidates is never empty
-        raise error
+    return UserSigners(
+        settings,
+        key_uri,
+        env=signer_env(app),
+        secrets=secrets_handler(app),  # one per run: a piped PIN is read once
+        ask=(lambda question: app.prompt(question, missing="--key URI"))
+        if app.interactive
+        else None,
+    )
 
-    return signer_for
+
+def cli_handlers(app: App, *, yes: bool = False) -> Handlers:
+    """Handlers that print through ``app`` and ask on a terminal (``yes``: never ask to confirm).
+
+    Without a terminal nothing is asked: questions are answered yes and a
+    failed signer is not retried.
+    """
+    from tufrepo.ops.handlers import Handlers
+
+    def confirm(question: str) -> bool:
+        # On stderr with --json, like the rest of the human output: stdout is the result.
+        return yes or not app.interactive or click.confirm(question, err=app.json_output)
+
+    def retry_signer(error: SignerUnavailableError) -> bool:
+        if not app.interactive:
+            return False
+        app.warn(str(error) + (f" ({error.hint})" if error.hint else ""))
+        return bool(click.confirm("Try again?", default=True))
+
+    def show_summary(summary: RoleSummary) -> None:
+        for line in summary_lines(summary):
+            app.say(line)
+
+    return Handlers(
+        say=app.say, warn=app.warn, confirm=confirm, retry_signer=retry_signer,
+        show_summary=show_summary,
+    )  # fmt: skip
 
 
 def parse_role_values(
@@ -273,6 +198,9 @@ def summary_lines(status: RoleSummary | RoleStatus) -> list[str]:
     every change the signer vouches for, grouped by the role it concerns.  A
     :class:`~tufrepo.ops.status.RoleStatus` gives the shorter status view.
     """
+    from tufrepo.ops.status import Change
+    from tufrepo.ops.summary import RoleSummary
+
     if isinstance(status, RoleSummary):
         return role_summary_lines(status)
     if status.removed:
@@ -315,6 +243,8 @@ def role_summary_lines(summary: RoleSummary) -> list[str]:
     Changes about the role itself come first, then those about each role it
     delegates (prefixed ``<role>:``), then artifacts.
     """
+    from tufrepo.ops.summary import Kind as SummaryKind
+
     if summary.removed:
         return [f"{summary.role}: removed (known good: v{summary.known_good_version})"]
     head = f"{summary.role} v{summary.version}"
@@ -327,6 +257,8 @@ def role_summary_lines(summary: RoleSummary) -> list[str]:
 
 def _grouped(changes: list[SummaryChange]) -> list[SummaryChange]:
     """Changes of the role itself first, then each subject's together, in first-seen order."""
+    from tufrepo.ops.summary import Kind as SummaryKind
+
     order: dict[str | None, int] = {None: 0}
     for c in changes:
         order.setdefault(c.subject, len(order))
@@ -364,18 +296,9 @@ anchor_option = click.option(
 
 def judge_main_checkout(app: App, anchor: str | None, action: str) -> None:
     """Judge the checkout (main) from its anchor; refuse (exit 4) on any error, show warnings."""
-    from tufrepo.core.repository import TufRepository  # noqa: PLC0415
-    from tufrepo.core.store import WorktreeStore  # noqa: PLC0415
-    from tufrepo.ops.anchor import judge_main_state, require_main  # noqa: PLC0415
+    from tufrepo.ops.online import judge_checkout
 
-    git = app.git()
-    head = git.head()  # None: no history yet, the work tree is the first state
-    store = WorktreeStore(git.top)
-    repo = TufRepository(store, now=app.now())
-    verdict = judge_main_state(repo, store, git=git, rev=head, anchor_source=anchor, now=app.now())
-    for finding in require_main(verdict, action):
-        app.warn(str(finding))
-    app.say(f"Main is a valid successor of {verdict.anchor}.")
+    judge_checkout(app.git(), anchor, action, now=app.now(), handlers=cli_handlers(app))
 
 
 remote_option = click.option(
@@ -396,6 +319,8 @@ def checkout_known_good(app: App, remote: str) -> str | None:
             cannot be deepened (a shallow history can hide the real merge-base).
         RejectedError: the event shares no history with a main that has metadata.
     """
+    from tufrepo.ops.session import known_good_of
+
     git = app.git()
     main = git.rev(f"refs/remotes/{remote}/main") or None
     head = git.head()
@@ -407,61 +332,3 @@ def checkout_known_good(app: App, remote: str) -> str | None:
             hint=f"fetch it first: git fetch {remote} main (in CI: fetch-depth: 0)",
         )
     return known_good_of(git, remote, main, head)
-
-
-def known_good_of(git: GitRepo, remote: str, main: str, head: str) -> str | None:
-    """Known good for an event at ``head``: its merge-base with ``main``, established or refused."""
-    if git.is_shallow():
-        # Attack: in a shallow clone the merge-base may be missing or wrong,
-        # and an event would be judged as "a new repository".
-        try:
-            git.unshallow(remote)
-        except GitStateError as e:
-            raise GitStateError(
-                "this checkout is shallow and could not be deepened to find known good",
-                hint="check out with full history (actions/checkout: fetch-depth: 0)",
-            ) from e
-        main = git.rev(f"refs/remotes/{remote}/main") or main
-    base = git.merge_base(main, head)
-    if base is None and git.read_blob(main, "metadata/root.json") is not None:
-        # Attack: a complete repository signed by an outsider, pushed as an
-        # event with no history in common with main.
-        raise RejectedError(
-            "the event shares no history with main, which already holds a repository",
-            hint="start the event from main: git switch -c sign/<name> origin/main",
-        )
-    return base
-
-
-def sign_what_i_owe(
-    app: App, session: EventSession, settings: Settings, key_uri: str | None
-) -> list[str]:
-    """After an edit, sign the roles the user owes, when a key is at hand.
-
-    Without --key, a [signing-keys] entry or a terminal to ask on, the change
-    is still published and the user is told how to sign it later.
-    """
-    me = settings.user_name
-    owed = session.event.roles_needing_signature(me)
-    if not owed:
-        return []
-    keyids = {
-        k.keyid
-        for role in owed
-        for k in session.event.repo.expected_keys(role).values()
-        if fields.keyowner(k) == me and k.keytype != "sigstore-oidc"  # those name their signer
-    }
-    if not (key_uri or app.interactive or keyids <= settings.signing_keys.keys()):
-        app.warn(
-            f"not signing {', '.join(owed)}: no key given; sign later with "
-            f"`repo-sign {session.name} --key URI`"
-        )
-        return []
-    for role in owed:
-        for line in summary_lines(summarize_event_role(session.event, role)):
-            app.say(line)
-    provider = signer_provider(app, settings, key_uri)
-    sign_with_retry(app, lambda: sign_roles(session.event, me, provider))
-    session.commit(f"Signature from {me}")
-    app.say(f"Signed {', '.join(owed)} as {me}.")
-    return owed

@@ -5,17 +5,22 @@ from __future__ import annotations
 import click
 
 from tufrepo.cli.app import App, pass_app
-from tufrepo.cli.common import (
-    editor_options,
-    online_key_from,
-    open_session,
-    settings_for,
-    sign_what_i_owe,
-    user_key,
-)
+from tufrepo.cli.common import cli_handlers, editor_options, settings_for, user_signers
 from tufrepo.core.constants import DELEGATION_DEPTH
-from tufrepo.errors import UsageError
-from tufrepo.ops.editing import RoleChange, configure_role, needs_user_key, remove_delegation
+
+
+def _bins_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> object:
+    from tufrepo.ops.bins import AUTO, MAX_BINS, MIN_BINS, is_valid_count
+
+    if value is None or value == AUTO:
+        return value
+    try:
+        count = int(value)
+    except ValueError:
+        raise click.BadParameter(f"a power of two or '{AUTO}', not {value!r}") from None
+    if not is_valid_count(count):
+        raise click.BadParameter(f"a power of two from {MIN_BINS} to {MAX_BINS}, not {count}")
+    return count
 
 
 @click.command("delegate")
@@ -59,6 +64,13 @@ from tufrepo.ops.editing import RoleChange, configure_role, needs_user_key, remo
     default=None,
     help="Whether clients stop searching after this delegation (new ones: terminating).",
 )
+@click.option(
+    "--bins",
+    callback=_bins_option,
+    metavar="N|auto",
+    help="Split the role's artifacts over N hash bins (a power of two; auto: from its "
+    "artifact count and the size budget), signed by the role's signers.",
+)
 @click.option("--remove", is_flag=True, help="Remove the delegated role.")
 @editor_options
 @pass_app
@@ -74,6 +86,7 @@ def delegate_command(
     online_uri: str | None,
     paths: tuple[str, ...],
     terminating: bool | None,
+    bins: int | str | None,
     remove: bool,
     sigstore_identity: str | None,
     sigstore_issuer: str | None,
@@ -94,11 +107,13 @@ def delegate_command(
       tufrepo delegate sign/ts timestamp --expiry 7 --signing-period 6
       tufrepo delegate sign/cleanup old-role --remove
     """
+    from tufrepo.ops.editing import RoleChange
+    from tufrepo.ops.maintainer import OnlineKeySpec, change_delegation
+
     names = list(dict.fromkeys([*roles, *extra_roles]))
     if not names:
         names = [app.prompt("Role to change", missing="ROLE")]
     settings = settings_for(app, user)
-    me = settings.user_name
     change = RoleChange(
         signers=list(signers) or None,
         threshold=threshold,
@@ -106,54 +121,27 @@ def delegate_command(
         signing_period=signing_period,
         paths=list(paths) or None,
         terminating=terminating,
+        bins=bins,
     )
-    if online_uri:
-        change.online_key = online_key_from(
-            app, online_uri, sigstore_identity, sigstore_issuer, remote=settings.pull_remote
-        )
-    if remove and (signers or threshold or expiry or signing_period or online_uri or paths):
-        raise UsageError("--remove takes no other role settings")
-
-    session = open_session(app, event, settings)
-    evt = session.event
-    is_new_role = any(not evt.repo.exists(n) and evt.repo.delegator_name(n) is None for n in names)
-    wants_me = needs_user_key(evt, dict.fromkeys(names, change), me) or (
-        is_new_role
-        and change.signers is None
-        and change.online_key is None
-        and me not in evt.known_handles()
-    )
-    my_key = user_key(app, key_uri, settings) if wants_me else None
-    invited: dict[str, list[str]] = {}
-    for name in names:
-        result = (
-            remove_delegation(evt, name)
-            if remove
-            else configure_role(evt, name, change, user=me, user_key=my_key)
-        )
-        for handle, invited_roles in result.invited.items():
-            invited.setdefault(handle, []).extend(invited_roles)
-    if (
-        session.commit(
-            f"Change {', '.join(names)}" if not remove else f"Remove {', '.join(names)}"
-        )
-        is None
-    ):
-        app.say("Nothing to do.")
+    online = OnlineKeySpec(online_uri, sigstore_identity, sigstore_issuer) if online_uri else None
+    result = change_delegation(
+        app.git(), event, names, change, settings=settings,
+        signers=user_signers(app, settings, key_uri), now=app.now(), online=online,
+        remove=remove, push=push, handlers=cli_handlers(app),
+    )  # fmt: skip
+    if not result.changed:
         app.result({"event": event, "changed": False})
         return
-    for handle, invited_roles in sorted(invited.items()):
-        app.say(f"Invited {handle} to sign {', '.join(invited_roles)}")
-    signed = sign_what_i_owe(app, session, settings, key_uri)
-    where = session.publish(push=push)
-    app.say(f"Pushed to {where}." if push else f"Saved as {where}; push it when ready.")
+    app.say(
+        f"Pushed to {result.where}." if push else f"Saved as {result.where}; push it when ready."
+    )
     app.result(
         {
             "event": event,
             "changed": True,
-            "commit": session.base,
-            "signed": signed,
-            "invited": invited,
+            "commit": result.commit,
+            "signed": list(result.signed),
+            "invited": result.invited,
             "pushed": push,
         }
     )

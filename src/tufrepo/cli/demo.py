@@ -12,21 +12,20 @@ import contextlib
 import functools
 import os
 import shutil
-import subprocess
 import tempfile
 import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from securesystemslib.signer import CryptoSigner
 
 from tufrepo.cli.app import App, pass_app
 from tufrepo.errors import DemoError, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from tufrepo.gitrepo import GitRepo
 
 _GIT_ENV = {
     "GIT_CONFIG_GLOBAL": os.devnull,
@@ -39,13 +38,15 @@ _GIT_ENV = {
 }
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-        pass
-
-
 @contextlib.contextmanager
 def _serve(directory: Path) -> Iterator[str]:
+    # http.server loads only for the demo: `tufrepo --help` imports this module (#14)
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class _QuietHandler(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+            pass
+
     server = ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(directory))
     )
@@ -83,14 +84,16 @@ class _Demo:
         self.app.say("")
         self.app.say(f"== {self.step_no}. {text}", bold=True)
 
-    def git(self, cwd: Path, *args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise DemoError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
-        return done.stdout.strip()
+    @contextlib.contextmanager
+    def clone(self, who: str) -> Iterator[GitRepo]:
+        """The git checkout of ``who`` (alice, bob, ci), open for the block."""
+        from tufrepo.gitrepo import GitRepo
+
+        with GitRepo(self.base / who) as repo:
+            yield repo
 
     def tufrepo(self, who: str, *args: str, expect: int = 0) -> None:
-        from tufrepo.cli import cli  # noqa: PLC0415 - the demo drives the real command group
+        from tufrepo.cli import cli
 
         shown = " ".join(a if " " not in a else repr(a) for a in args)
         prog = "repo-sign" if args and args[0] == "sign" else "tufrepo"
@@ -104,35 +107,49 @@ class _Demo:
             raise DemoError(f"`{prog} {shown}` exited {code}, expected {expect}")
 
     def user(self, name: str) -> None:
+        from securesystemslib.signer import CryptoSigner
+
+        from tufrepo.gitrepo import GitRepo
+
         clone = self.base / name
-        self.git(self.base, "clone", "-q", "origin.git", name)
+        GitRepo.clone(str(self.base / "origin.git"), clone).close()
         (clone / ".tuf-on-ci-sign.ini").write_text(f"[settings]\nuser-name = @{name}\n")
         (self.base / "keys" / f"{name}.pem").write_bytes(
             CryptoSigner.generate_ed25519().private_bytes
         )
 
     def ci_checkout(self, branch: str) -> None:
-        ci = self.base / "ci"
-        self.git(ci, "fetch", "-q", "--prune", "origin")
-        self.git(ci, "checkout", "-q", "-B", branch, f"origin/{branch}")
+        with self.clone("ci") as ci:
+            ci.fetch("origin")
+            ci.checkout_branch(branch, f"origin/{branch}")
 
     def merge(self, event: str) -> None:
-        ci = self.base / "ci"
         self.ci_checkout("main")
         self.app.say(f"[maintainer] merges the pull request of {event}", fg="cyan")
-        self.git(ci, "merge", "-q", "--no-ff", "-m", f"Merge {event}", f"origin/{event}")
-        self.git(ci, "push", "-q", "origin", "main")
+        with self.clone("ci") as ci:
+            ci.merge(f"origin/{event}", f"Merge {event}")
+            self.push(ci, "main")
+
+    @staticmethod
+    def push(repo: GitRepo, branch: str) -> None:
+        head = repo.head()
+        if head is None:
+            raise DemoError(f"nothing to push on {branch}")
+        repo.push("origin", head, branch)
 
     def run(self) -> None:
+        from securesystemslib.signer import CryptoSigner
+
+        from tufrepo.gitrepo import GitRepo
+
         app, base = self.app, self.base
         (base / "keys").mkdir(parents=True)
         self.step("A bare git repository stands in for GitHub; alice, bob and CI clone it")
-        self.git(base, "init", "-q", "--bare", "-b", "main", "origin.git")
-        self.git(base, "clone", "-q", "origin.git", "ci")
-        (base / "ci" / "README.md").write_text("A TUF repository managed by tufrepo\n")
-        self.git(base / "ci", "add", "README.md")
-        self.git(base / "ci", "commit", "-q", "-m", "Initial commit")
-        self.git(base / "ci", "push", "-q", "origin", "main")
+        GitRepo.init_bare(base / "origin.git", branch="main")
+        with GitRepo.clone(str(base / "origin.git"), base / "ci") as ci:
+            (base / "ci" / "README.md").write_text("A TUF repository managed by tufrepo\n")
+            ci.commit_worktree(["README.md"], "Initial commit")
+            self.push(ci, "main")
         self.user("alice")
         self.user("bob")
         (base / "keys" / "online.pem").write_bytes(CryptoSigner.generate_ed25519().private_bytes)
@@ -169,16 +186,16 @@ class _Demo:
         base = self.base
         self.step("A release: alice adds an artifact on a signing event with plain git")
         alice = base / "alice"
-        self.git(alice, "fetch", "-q")
-        self.git(alice, "switch", "-q", "-c", "sign/release-1.0", "origin/main")
-        (alice / "targets" / "app").mkdir(parents=True)
-        (alice / "targets" / "app" / "v1.0.json").write_text(
-            '{"image": "example/app@sha256:0000", "version": "1.0"}\n'
-        )
-        self.git(alice, "add", "targets")
-        self.git(alice, "commit", "-q", "-m", "Release app 1.0")
-        self.git(alice, "push", "-q", "origin", "sign/release-1.0")
-        self.git(alice, "switch", "-q", "main")
+        with self.clone("alice") as repo:
+            repo.fetch("origin")
+            repo.checkout_branch("sign/release-1.0", "origin/main")
+            (alice / "targets" / "app").mkdir(parents=True)
+            (alice / "targets" / "app" / "v1.0.json").write_text(
+                '{"image": "example/app@sha256:0000", "version": "1.0"}\n'
+            )
+            repo.commit_worktree(["targets"], "Release app 1.0")
+            self.push(repo, "sign/release-1.0")
+            repo.switch("main")
         self.ci_checkout("sign/release-1.0")
         self.tufrepo("ci", "update-targets", "--push")
         self.tufrepo("ci", "status", expect=3)

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from tufrepo.cli.app import App, pass_app
 from tufrepo.cli.common import (
+    cli_handlers,
     editor_options,
-    online_key_from,
-    open_session,
     parse_int,
     parse_role_values,
     settings_for,
-    sign_what_i_owe,
-    user_key,
+    user_signers,
 )
-from tufrepo.core.constants import ONLINE_ROLES, ROOT, TARGETS, TIMESTAMP, TOP_LEVEL_ROLES
+from tufrepo.core.constants import ONLINE_ROLES, ROOT, TARGETS, TOP_LEVEL_ROLES
 from tufrepo.errors import UsageError
-from tufrepo.ops.editing import RoleChange, init_repository, needs_user_key
 
-TEMPLATE_READMES = ("metadata/README.md", "targets/README.md")
+if TYPE_CHECKING:
+    from tufrepo.ops.editing import RoleChange
 
 
 @click.command("init")
@@ -86,38 +86,26 @@ def init_command(
       tufrepo init sign/init --signer root=@alice --signer root=@bob \\
           --threshold root=2 --online-key gcpkms:projects/p/.../cryptoKeyVersions/1
     """
+    from tufrepo.ops.maintainer import OnlineKeySpec, init_repository
+
     settings = settings_for(app, user)
-    me = settings.user_name
     changes = _changes(signer_opts, threshold_opts, expiry_opts, signing_opts)
-    for role in (ROOT, TARGETS):  # default signer: the invoking user
-        change = changes.setdefault(role, RoleChange())
-        change.signers = change.signers or [me]
     uri = online_uri or app.prompt(
         "Online key URI for snapshot and timestamp", missing="--online-key URI"
     )
-    changes.setdefault(TIMESTAMP, RoleChange()).online_key = online_key_from(
-        app, uri, sigstore_identity, sigstore_issuer, remote=settings.pull_remote
+    result = init_repository(
+        app.git(), event, settings=settings, signers=user_signers(app, settings, key_uri),
+        changes=changes, online=OnlineKeySpec(uri, sigstore_identity, sigstore_issuer),
+        now=app.now(), push=push, handlers=cli_handlers(app),
+    )  # fmt: skip
+    app.say(
+        f"Pushed to {result.where}." if push else f"Saved as {result.where}; push it when ready."
     )
-
-    session = open_session(app, event, settings)
-    evt = session.event
-    my_key = user_key(app, key_uri, settings) if needs_user_key(evt, changes, me) else None
-    result = init_repository(evt, changes, user=me, user_key=my_key)
-    for path in TEMPLATE_READMES:
-        session.store.delete(path)
-    session.commit("Initial root and targets")
-    app.say("Created root and targets.")
-    for handle, roles in sorted(result.invited.items()):
-        app.say(f"Invited {handle} to sign {', '.join(roles)}")
-
-    signed = sign_what_i_owe(app, session, settings, key_uri)
-    where = session.publish(push=push)
-    app.say(f"Pushed to {where}." if push else f"Saved as {where}; push it when ready.")
     app.result(
         {
             "event": event,
-            "commit": session.base,
-            "signed": signed,
+            "commit": result.commit,
+            "signed": list(result.signed),
             "invited": result.invited,
             "pushed": push,
         }
@@ -130,6 +118,8 @@ def _changes(
     expiry_opts: tuple[str, ...],
     signing_opts: tuple[str, ...],
 ) -> dict[str, RoleChange]:
+    from tufrepo.ops.editing import RoleChange
+
     changes: dict[str, RoleChange] = {}
     for role, handles in parse_role_values(signer_opts, "--signer", (ROOT, TARGETS)).items():
         changes.setdefault(role, RoleChange()).signers = handles

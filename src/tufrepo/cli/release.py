@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import click
 
 from tufrepo.cli.app import App, pass_app
-from tufrepo.core.constants import DEFAULT_REMOTE, ROOT
-from tufrepo.errors import RejectedError, UsageError
-from tufrepo.gitrepo import GitRepo, redact
-from tufrepo.ops.release import check_target_path, release_event_name, stage_artifacts
-from tufrepo.ops.session import EventSession
+from tufrepo.cli.common import cli_handlers
+from tufrepo.errors import UsageError
 
 
 @click.command("open-event")
@@ -82,6 +78,9 @@ def open_event_command(
           --release 1.4.2-rc --run-id "$GITHUB_RUN_ID" \\
           --add release.json=app/releases/v1.4.2-rc.json
     """
+    from tufrepo.ops.opening import open_event
+    from tufrepo.ops.release import release_event_name
+
     if (event is None) == (release_version is None):
         raise UsageError("give either EVENT or --release VERSION --run-id ID")
     if release_version is not None:
@@ -92,25 +91,37 @@ def open_event_command(
     if not adds and not removes:
         raise UsageError("nothing to do: give --add SRC=TARGET_PATH or --remove TARGET_PATH")
     contents = _read_sources(adds)
-    for path in removes:
-        check_target_path(path)
-    with tempfile.TemporaryDirectory(prefix="tufrepo-open-event-") as tmp:
-        if remote_url:
-            app.say(f"Cloning {redact(remote_url)}")
-            git = GitRepo.clone_shallow(remote_url, Path(tmp) / "repo")
-        else:
-            git = app.git()
-        try:
-            _open_event(
-                app, git, event, contents, list(removes), message,
-                push=push, local=not remote_url, replace=replace,
-            )  # fmt: skip
-        finally:
-            if remote_url:
-                git.close()
+    result = open_event(
+        event, contents, list(removes), now=app.now(), git=None if remote_url else app.git(),
+        remote_url=remote_url, message=message, replace=replace, push=push,
+        handlers=cli_handlers(app),
+    )  # fmt: skip
+    if not result.changed:
+        app.say("Nothing to do: the event already has this content.")
+        app.result({"event": event, "changed": False, "roles": [], "pushed": False})
+        return
+    if push:
+        app.say(f"Pushed {event}; its signers sign it with `repo-sign {event}`.")
+    elif result.where is not None:
+        app.say(f"Not pushed (--no-push): saved as {result.where}.")
+    else:
+        app.say(
+            f"Not pushed (--no-push): commit {result.commit_short} is discarded with the clone."
+        )
+    app.result(
+        {
+            "event": event,
+            "changed": True,
+            "roles": list(result.roles),
+            "commit": result.commit,
+            "pushed": push,
+        }
+    )
 
 
 def _read_sources(adds: tuple[str, ...]) -> dict[str, bytes]:
+    from tufrepo.ops.release import check_target_path
+
     contents: dict[str, bytes] = {}
     for item in adds:
         src, sep, target = item.partition("=")
@@ -122,39 +133,3 @@ def _read_sources(adds: tuple[str, ...]) -> dict[str, bytes]:
         except OSError as e:
             raise UsageError(f"--add: cannot read {src}: {e.strerror}") from e
     return contents
-
-
-def _open_event(
-    app: App,
-    git: GitRepo,
-    event: str,
-    contents: dict[str, bytes],
-    removes: list[str],
-    message: str | None,
-    *,
-    push: bool,
-    local: bool,
-    replace: bool,
-) -> None:
-    session = EventSession(
-        git, event, pull_remote=DEFAULT_REMOTE, push_remote=DEFAULT_REMOTE, now=app.now()
-    )
-    app.say(f"{'New' if session.is_new else 'Existing'} signing event {event}")
-    if not session.event.repo.exists(ROOT):
-        raise RejectedError("the repository has no metadata/root.json yet")
-    roles = stage_artifacts(session.event, session.store, contents, removes, replace=replace)
-    default = "Add " + ", ".join(contents) if contents else "Remove " + ", ".join(removes)
-    sha = session.commit(message or default)
-    if sha is None:
-        app.say("Nothing to do: the event already has this content.")
-        app.result({"event": event, "changed": False, "roles": [], "pushed": False})
-        return
-    app.say(f"Updated {', '.join(roles) or 'artifacts'}: new unsigned version(s) for signing.")
-    if push:
-        session.publish(push=True)
-        app.say(f"Pushed {event}; its signers sign it with `repo-sign {event}`.")
-    elif local:
-        app.say(f"Not pushed (--no-push): saved as {session.publish(push=False)}.")
-    else:
-        app.say(f"Not pushed (--no-push): commit {sha[:7]} is discarded with the clone.")
-    app.result({"event": event, "changed": True, "roles": roles, "commit": sha, "pushed": push})

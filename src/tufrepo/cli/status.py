@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from tufrepo.checks import Severity
 from tufrepo.cli.app import App, pass_app
-from tufrepo.cli.common import checkout_known_good, remote_option, signer_count
+from tufrepo.cli.common import checkout_known_good, remote_option
+from tufrepo.core.constants import MAIN_BRANCH
 from tufrepo.core.store import WorktreeStore
-from tufrepo.errors import ExitCode
-from tufrepo.gitrepo import GitTreeStore
-from tufrepo.ops.event import SigningEvent
-from tufrepo.ops.status import EventState, EventStatus, RoleStatus, event_status
+from tufrepo.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from tufrepo.ops.status import DelegationChange, EventStatus, RoleStatus, Signers
 
 MAX_LISTED = 100
-_LABEL = {Severity.ERROR: "Error", Severity.WAITING: "Waiting", Severity.WARNING: "Warning"}
+# Keyed by value: the enums' modules load python-tuf, which --help must not (#14).
+_LABEL = {"error": "Error", "waiting": "Waiting", "warning": "Warning"}
 
 _EXIT = {
-    EventState.READY: ExitCode.OK,
-    EventState.WAITING: ExitCode.NOT_READY,
-    EventState.EMPTY: ExitCode.NOT_READY,
-    EventState.INVALID: ExitCode.REJECTED,
+    "ready": ExitCode.OK,
+    "waiting": ExitCode.NOT_READY,
+    "empty": ExitCode.NOT_READY,
+    "invalid": ExitCode.REJECTED,
 }
 
 
@@ -59,13 +60,21 @@ def status_command(
     Exit 0: ready to merge. 3: waiting for signatures or invitations.
     4: invalid (the errors say why).
     """
+    from tufrepo.gitrepo import GitTreeStore
+    from tufrepo.ops import artifacts
+    from tufrepo.ops.event import SigningEvent
+    from tufrepo.ops.status import event_status
+
     git = app.git()
+    _require_event(git.current_branch(), git.head(), git.rev(f"refs/remotes/{remote}/main"))
     known_good = checkout_known_good(app, remote)
     event = SigningEvent(
         WorktreeStore(git.top),
         GitTreeStore(git, known_good) if known_good else None,
         now=app.now(),
     )
+    # #14: files unchanged since known good are not read again
+    event.known_artifacts = artifacts.for_event(git, known_good, event.repo.known_good_repo())
     branch = git.current_branch() or "HEAD"
     head = git.head() or ""
     main = git.rev(f"refs/remotes/{remote}/main")
@@ -79,18 +88,53 @@ def status_command(
     if markdown_file:
         markdown_file.write_text(markdown, encoding="utf-8")
     app.step_summary(markdown)
-    app.say(markdown)
+    # The hidden line is for the CI glue; a terminal shows the report without it.
+    app.say(
+        "".join(
+            line
+            for line in markdown.splitlines(keepends=True)
+            if not line.startswith(STATUS_MARKER)
+        )
+    )
     app.result(_as_json(status, branch, head))
-    ctx.exit(int(_EXIT[status.state]))
+    ctx.exit(int(_EXIT[status.state.value]))
+
+
+def _require_event(branch: str | None, head: str | None, main: str | None) -> None:
+    """Refuse to judge main as if it were an event (it would only ever "wait for changes").
+
+    Main has no merge-base to be judged against: `tufrepo verify` judges it
+    from its anchor, with the same rules.
+    """
+    on_main = branch == MAIN_BRANCH or (branch is None and head is not None and head == main)
+    if on_main:
+        raise UsageError(
+            "status judges a signing event (a sign/* branch), and this checkout is on main",
+            hint="check main with `tufrepo verify`; for an event, check out its sign/* branch",
+        )
+
+
+STATUS_MARKER = "<!-- tufrepo-status-report"
+"""Opens the hidden last line of the report: the state and the handles owed, for CI glue."""
 
 
 def render_markdown(status: EventStatus, event: str, commit: str) -> str:
-    """The pull-request comment for an event."""
+    """The pull-request comment for an event: per-role details and one verdict line.
+
+    The verdict is the last visible line.  A hidden line after it
+    (``<!-- tufrepo-status-report state=waiting owed=@bob,@carol -->``) lets
+    the CI glue notice when someone new is asked to act and notify them
+    (see .github/scripts/event_pr.py).
+    """
+    from tufrepo.checks import Severity
+    from tufrepo.ops.status import EventState
+
+    invalid = status.state is EventState.INVALID
     lines = ["### Signing event status", "", f"Event `{event}` (commit {commit})", ""]
     if status.state is EventState.EMPTY:
-        lines.append("This signing event contains no changes yet.")
+        lines += ["This signing event contains no changes yet.", ""]
     for role in status.roles:
-        lines += _role_markdown(role, event)
+        lines += _role_markdown(role, event, invalid=invalid)
     lines += [f"**Warning**: {w}" for w in status.warnings]
     general = [
         f
@@ -99,27 +143,68 @@ def render_markdown(status: EventStatus, event: str, commit: str) -> str:
     ]
     for finding in general:
         lines.append(
-            f"**{_LABEL[finding.severity]}** ({finding.role or 'repository'}): {finding.message}"
+            f"**{_LABEL[finding.severity.value]}** ({finding.role or 'repository'}): {finding.message}"
         )
-    lines.append("")
-    verdict = {
-        EventState.READY: "**Ready**: every role is signed; the event can be reviewed and merged.",
-        EventState.WAITING: "**Waiting** for signatures, invitations or update-targets.",
-        EventState.EMPTY: "**Waiting** for changes.",
-        EventState.INVALID: "**Invalid**: fix the errors above before signing.",
-    }[status.state]
-    lines.append(verdict)
+    if lines[-1]:
+        lines.append("")
+    lines.append(_verdict(status, event))
+    owed = ",".join(status.owed)
+    lines.append(f"{STATUS_MARKER} state={status.state.value} owed={owed} -->")
     return "\n".join(lines) + "\n"
 
 
-def _role_markdown(role: RoleStatus, event: str) -> list[str]:
+def _verdict(status: EventStatus, event: str) -> str:
+    from tufrepo.ops.status import EventState
+
+    if status.state is EventState.READY:
+        return "**Ready**: every role is signed; the event can be reviewed and merged."
+    if status.state is EventState.INVALID:
+        return "**The event is invalid**: fix the errors above. Do not sign it as it is."
+    if status.state is EventState.EMPTY:
+        return "**Waiting for changes**: push changes to metadata/ or targets/."
+    if status.owed:
+        return (
+            f"**Waiting for signatures or invitations.** Still needed: {', '.join(status.owed)} "
+            f"(run `repo-sign {event}`)."
+        )
+    return "**Waiting for signatures or invitations.** (or for `update-targets`: see above)"
+
+
+def _count(signers: Signers) -> str:
+    names = f" ({', '.join(signers.signed)})" if signers.signed else ""
+    return f"{len(signers.signed)}/{signers.threshold}{names}"
+
+
+def _signature_line(role: RoleStatus) -> str:
+    """``Signatures: 1/2 (@alice)``; for a root rotation both roots, labelled."""
+    if role.signers is None:
+        return "Signatures: no delegator to count them against."
+    if role.known_good_signers is not None:
+        old, new = role.known_good_signers, role.signers
+        return (
+            f"Signatures: old {role.role} {_count(old)}, new {role.role} {_count(new)} "
+            "(a new root needs both thresholds)."
+        )
+    return f"Signatures: {_count(role.signers)}."
+
+
+def _delegation_line(d: DelegationChange) -> str:
+    from tufrepo.ops.status import Change
+
+    signers = [*d.signers, *(f"{h} (invited)" for h in d.invited if h not in d.signers)]
+    needed = f"{d.threshold} required" if d.threshold is not None else "no threshold"
+    if d.change is Change.REMOVED:
+        return f"Delegation `{d.role}` removed."
+    return f"Delegation `{d.role}` {d.change.value}: {', '.join(signers) or '-'} ({needed})."
+
+
+def _role_markdown(role: RoleStatus, event: str, *, invalid: bool) -> list[str]:
+    from tufrepo.checks import Severity
+
     mark = ":white_check_mark:" if role.ready else ":x:"
     lines = [f"#### {mark} {role.role}", ""]
     if role.removed:
         return [*lines, f"Role `{role.role}` is removed.", ""]
-    if role.invites:
-        lines.append(f"Role `{role.role}` has open invitations ({', '.join(role.invites)}).")
-        lines.append(f"Invitees accept by running `repo-sign {event}`.")
     if role.target_changes:
         lines.append(f"Role `{role.role}` contains these artifact changes:")
         shown = role.target_changes[:MAX_LISTED]
@@ -129,36 +214,36 @@ def _role_markdown(role: RoleStatus, event: str) -> list[str]:
             lines.append(
                 f" * … and {len(role.target_changes) - MAX_LISTED} more (see `status --json`)"
             )
-    for d in role.delegation_changes:
+    lines += [_delegation_line(d) for d in role.delegation_changes]
+    if role.invites:
         lines.append(
-            f"Delegation `{d.role}` {d.change.value}: "
-            f"{', '.join(d.signers) or '-'} ({d.threshold or '-'} required)"
+            f"Invited, not yet accepted: {', '.join(role.invites)}"
+            + ("" if invalid else f" (accept by running `repo-sign {event}`)")
+            + "."
         )
-    count = signer_count(role)
-    names = ", ".join(role.signers.signed) if role.signers else ""
-    if role.signed:
-        lines.append(f"Role `{role.role}` is verified and signed by {count} signers ({names}).")
-    elif role.signers and role.signers.signed:
-        lines.append(
-            f"Role `{role.role}` is not yet verified. It is signed by {count} signers ({names})."
-        )
-    else:
-        lines.append(f"Role `{role.role}` is unsigned and not yet verified.")
-    missing = sorted(
-        set(role.signers.missing if role.signers else [])
-        | set(role.known_good_signers.missing if role.known_good_signers else [])
-    )
+    lines.append(_signature_line(role))
     if role.signers and role.signers.invalid:
         lines.append(
             f"Invalid signature(s) from {', '.join(role.signers.invalid)}: they do not count."
         )
-    if missing and not role.signed:
-        lines.append(f"Still missing signatures from {', '.join(missing)}.")
-        lines.append(f"Signers sign by running `repo-sign {event}`.")
-    if role.blocked_by and role.signed:
+    if role.signed and not role.blocked_by:
+        lines.append(f"Role `{role.role}` is verified.")
+    elif role.signed:
         lines.append(f"Its signatures count once the `{role.blocked_by}` change is signed.")
+    else:
+        missing = sorted(
+            set(role.signers.missing if role.signers else [])
+            | set(role.known_good_signers.missing if role.known_good_signers else [])
+        )
+        if missing and not invalid:
+            lines.append(
+                f"Signatures still needed from {', '.join(missing)} "
+                f"(sign by running `repo-sign {event}`)."
+            )
+        elif missing:
+            lines.append(f"Not signed yet by {', '.join(missing)}.")
     lines += [
-        f"**{_LABEL[f.severity]}**: {f.message}"
+        f"**{_LABEL[f.severity.value]}**: {f.message}"
         for f in role.findings
         if f.severity is not Severity.WARNING
     ]
@@ -192,4 +277,5 @@ def _as_json(status: EventStatus, event: str, commit: str) -> dict[str, Any]:
             }
             for r in status.roles
         ],
+        "owed": status.owed,
     }

@@ -7,11 +7,8 @@ import click
 from tufrepo.cli.app import App, pass_app
 from tufrepo.cli.common import checkout_known_good, remote_option
 from tufrepo.core.constants import METADATA_DIR
-from tufrepo.core.repository import TufRepository
 from tufrepo.core.store import OverlayStore, WorktreeStore, apply_overlay
 from tufrepo.errors import GitStateError, RejectedError
-from tufrepo.gitrepo import GitTreeStore
-from tufrepo.ops.targets import update_targets
 
 
 @click.command("update-targets")
@@ -31,6 +28,11 @@ def update_targets_command(app: App, push: bool, remote: str) -> None:
     Roles whose entries change get a new unsigned version (known good + 1),
     committed to the branch. `--json` says which roles changed.
     """
+    from tufrepo.core.repository import TufRepository
+    from tufrepo.gitrepo import GitTreeStore
+    from tufrepo.ops import artifacts
+    from tufrepo.ops.targets import update_targets
+
     git = app.git()
     if git.is_dirty([METADATA_DIR]):
         raise RejectedError("metadata/ has uncommitted changes", hint="commit or stash them first")
@@ -44,7 +46,9 @@ def update_targets_command(app: App, push: bool, remote: str) -> None:
         app.say("No repository yet (metadata/root.json is missing): nothing to do.")
         app.result({"changed": False, "roles": []})
         return
-    changed = update_targets(repo, store)
+    # #14: files unchanged since known good are not read again
+    known = artifacts.for_event(git, known_good, repo.known_good_repo())
+    changed = update_targets(repo, store, known)
     if not changed:
         app.say("Targets metadata is up to date.")
         app.result({"changed": False, "roles": []})

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from tufrepo.checks import Finding, Severity, errors, judge_event
-from tufrepo.checks.rules import currency_rule, guard
 from tufrepo.cli.app import App, pass_app
 from tufrepo.cli.common import anchor_option, checkout_known_good, remote_option
 from tufrepo.core.constants import EVENT_BRANCH_PREFIX
-from tufrepo.core.repository import TufRepository
 from tufrepo.core.store import WorktreeStore
 from tufrepo.errors import RejectedError
-from tufrepo.gitrepo import GitTreeStore
-from tufrepo.ops.anchor import judge_main_state
-from tufrepo.ops.event import SigningEvent
+
+if TYPE_CHECKING:
+    from tufrepo.checks import Finding
 
 
 @click.command("verify")
@@ -53,6 +52,13 @@ def verify_command(
       tufrepo verify --anchor https://example.github.io/repo/metadata
       tufrepo verify --event                          # a checked-out sign/* branch
     """
+    from tufrepo.checks import judge_event
+    from tufrepo.checks.rules import currency_rule, guard
+    from tufrepo.core.repository import TufRepository
+    from tufrepo.gitrepo import GitTreeStore
+    from tufrepo.ops.anchor import judge_main_state
+    from tufrepo.ops.event import SigningEvent
+
     git = app.git()
     head = git.head()
     if on_event is None:
@@ -77,6 +83,8 @@ def verify_command(
 
 
 def _report(app: App, findings: list[Finding], judged: str) -> None:
+    from tufrepo.checks import Severity, errors
+
     for finding in findings:
         app.say(f"{finding.severity.value.upper():8} {finding.code}: {finding}")
     failed = [f for f in findings if f.severity is not Severity.WARNING]

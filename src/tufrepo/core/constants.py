@@ -49,3 +49,10 @@ DELEGATED_DEFAULT_PERIODS: Final = (365, 60)
 DELEGATION_DEPTH: Final = 4
 
 SPEC_VERSION: Final = "1.0.31"
+
+# Here rather than beside their users so that the command line can show them
+# in --help without importing python-tuf (#14: --help stays fast).
+DOWNLOAD_TIMEOUT: Final = 300.0
+"""Seconds a whole test-client or download run may take (option --timeout)."""
+SITE_MARKER: Final = ".tufrepo-site"
+"""The file at the top of a publish output listing what publish wrote there."""

@@ -54,6 +54,91 @@ class MetadataReader(Protocol):
         """True when the role has a metadata file."""
         ...
 
+    def delegation_index(self) -> DelegationIndex:
+        """The tree's index (:func:`build_index`), kept while the tree does not change."""
+        ...
+
+
+_GLOB = frozenset("*?[")
+
+
+class _Matcher:
+    """First matching child of one delegator for a target path, by index, not by scanning.
+
+    tuf's path patterns match segment by segment with the same number of
+    segments, so a pattern whose first segment has no wildcard can only match
+    paths starting with that segment: children are indexed by it, and only
+    the candidates for a path's first segment (plus the children with a
+    wildcard first segment or hash prefixes) are tried, in delegation order.
+    """
+
+    def __init__(self, children: list[DelegatedRole]) -> None:
+        self._by_first: dict[str, list[int]] = {}
+        self._always: list[int] = []
+        self._children = children
+        for i, child in enumerate(children):
+            paths = child.paths if child.path_hash_prefixes is None else None
+            if paths is None or not isinstance(paths, list):
+                self._always.append(i)
+                continue
+            firsts = {p.split("/", 1)[0] if isinstance(p, str) else "*" for p in paths}
+            if any(_GLOB & set(first) for first in firsts):
+                self._always.append(i)
+                continue
+            for first in firsts:
+                self._by_first.setdefault(first, []).append(i)
+
+    def first_match(self, target_path: str) -> DelegatedRole | None:
+        candidates = self._by_first.get(target_path.split("/", 1)[0], [])
+        if self._always:
+            candidates = sorted({*candidates, *self._always})
+        for i in candidates:
+            if self._children[i].is_delegated_path(target_path):
+                return self._children[i]
+        return None
+
+
+class DelegationIndex:
+    """The delegation tree walked once: its order, its roles, each role's delegator.
+
+    Lookups are dictionary reads (#14: a tree of thousands of roles was walked
+    once per lookup, which made ``status`` super-quadratic).
+    """
+
+    def __init__(self, reader: MetadataReader) -> None:
+        self.order = _walk(reader)
+        self.roles = [TARGETS] if reader.exists(TARGETS) else []
+        listed = set(self.roles)
+        self.parent: dict[str, str] = {}
+        for parent, child in self.order:
+            self.parent.setdefault(child.name, parent)
+            if child.name not in listed and layout.is_safe_role_name(child.name):
+                listed.add(child.name)
+                self.roles.append(child.name)
+        self._reader = reader
+        self._matchers: dict[str, _Matcher | None] = {}
+
+    def owner_of(self, target_path: str) -> str:
+        """The role that owns ``target_path``: first matching delegation, nested, else targets."""
+        role = TARGETS
+        for _ in range(MAX_DELEGATION_DEPTH):
+            if role not in self._matchers:
+                md = self._reader.read_targets(role)
+                delegated = md.signed.delegations if md is not None else None
+                children = list((delegated.roles or {}).values()) if delegated else []
+                self._matchers[role] = _Matcher(children) if children else None
+            matcher = self._matchers[role]
+            match = matcher.first_match(target_path) if matcher is not None else None
+            if match is None:
+                return role
+            role = match.name
+        return role
+
+
+def build_index(reader: MetadataReader) -> DelegationIndex:
+    """Walk the tree once (see :class:`DelegationIndex`)."""
+    return DelegationIndex(reader)
+
 
 def delegations(reader: MetadataReader) -> Iterator[tuple[str, DelegatedRole]]:
     """Yield (delegator, delegated role) for every delegation, breadth first, in order.
@@ -65,6 +150,10 @@ def delegations(reader: MetadataReader) -> Iterator[tuple[str, DelegatedRole]]:
     Raises:
         MetadataError: a role's metadata cannot be parsed.
     """
+    yield from reader.delegation_index().order
+
+
+def _walk(reader: MetadataReader) -> list[tuple[str, DelegatedRole]]:
     seen: set[str] = {TARGETS}
     queue: deque[tuple[str, int]] = deque([(TARGETS, 0)])
     order: list[tuple[str, DelegatedRole]] = []
@@ -78,26 +167,19 @@ def delegations(reader: MetadataReader) -> Iterator[tuple[str, DelegatedRole]]:
             if child.name not in seen and layout.is_safe_role_name(child.name):
                 seen.add(child.name)
                 queue.append((child.name, depth + 1))
-    yield from order
+    return order
 
 
 def targets_roles(reader: MetadataReader) -> list[str]:
     """``targets`` and every delegated role reachable from it, in tree order."""
-    roles = [TARGETS] if reader.exists(TARGETS) else []
-    for _, child in delegations(reader):
-        if child.name not in roles and layout.is_safe_role_name(child.name):
-            roles.append(child.name)
-    return roles
+    return list(reader.delegation_index().roles)
 
 
 def delegator_name(reader: MetadataReader, role: str) -> str | None:
     """The name of the role that delegates ``role`` (root for top-level roles), or None."""
     if role in TOP_LEVEL_ROLES:
         return ROOT
-    for parent, child in delegations(reader):
-        if child.name == role:
-            return parent
-    return None
+    return reader.delegation_index().parent.get(role)
 
 
 def delegator(reader: MetadataReader, role: str) -> Root | Targets | None:
@@ -143,7 +225,9 @@ def expected_keys(reader: MetadataReader, role: str) -> dict[str, Key]:
 
 __all__ = [
     "MAX_DELEGATION_DEPTH",
+    "DelegationIndex",
     "MetadataReader",
+    "build_index",
     "delegated_keys",
     "delegations",
     "delegator",

@@ -15,9 +15,6 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from securesystemslib.formats import encode_canonical
-from securesystemslib.signer import Key
-
 from tufrepo.core.constants import (
     DEFAULT_PERIODS,
     DELEGATED_DEFAULT_PERIODS,
@@ -30,7 +27,11 @@ from tufrepo.core.constants import (
 from tufrepo.errors import MetadataError, UsageError
 
 if TYPE_CHECKING:
+    from securesystemslib.signer import Key
     from tuf.api.metadata import Root, Signed
+
+# securesystemslib.signer loads every installed KMS SDK: it is imported where a
+# key is built, not here, so that settings and --help stay light (#14).
 
 _HANDLE = re.compile(r"^@[0-9a-z](?:[0-9a-z-]{0,38})$")
 
@@ -153,6 +154,8 @@ def key_label(key: Key) -> str:
 
 def spec_keyid(key: Key) -> str:
     """The spec-compliant keyid: sha256 of the canonical JSON of the key with all its fields."""
+    from securesystemslib.formats import encode_canonical  # noqa: PLC0415 - see imports
+
     data = encode_canonical(key.to_dict())
     if not isinstance(data, str):  # encode_canonical returns str unless given an output callable
         raise TypeError("canonical encoding failed")
@@ -161,6 +164,8 @@ def spec_keyid(key: Key) -> str:
 
 def with_field(key: Key, field: str, value: str) -> Key:
     """Return a copy of ``key`` with a custom field set and its keyid recomputed."""
+    from securesystemslib.signer import Key  # noqa: PLC0415 - see imports
+
     data = key.to_dict()
     data[field] = value
     tmp = Key.from_dict("tmp", dict(data))

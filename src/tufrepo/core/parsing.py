@@ -22,17 +22,19 @@ the delegation tree (``delegations``).
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, TypeVar
+import re
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from securesystemslib.formats import encode_canonical
 from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
-from tuf.api.serialization import DeserializationError
+from tuf.api.serialization import DeserializationError, SerializationError, SignedSerializer
 from tuf.api.serialization.json import JSONSerializer
 
 from tufrepo.core.constants import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
 from tufrepo.errors import MetadataError, UnsupportedKeyError
 
 if TYPE_CHECKING:
-    from tuf.api.metadata import Role
+    from tuf.api.metadata import Role, Signed
 
 # A role's metadata of any type.  python-tuf's ``Metadata`` is generic over a
 # type variable constrained to the four types, so ``Metadata[Signed]`` is not a
@@ -51,6 +53,98 @@ _SERIALIZER = JSONSerializer(compact=False)
 def serialize(md: AnyMetadata) -> bytes:
     """Metadata bytes as written to disk: pretty-printed (indent 1), keys sorted."""
     return _SERIALIZER.serialize(md)
+
+
+# --- canonical JSON (what signatures cover) ----------------------------------------
+#
+# securesystemslib's encode_canonical is pure Python and costs about 1 s for a
+# role of 100,000 artifacts.  For JSON made only of dicts with string keys,
+# lists, strings, ints, booleans and null, ``json.dumps(sort_keys=True,
+# separators=(",", ":"), ensure_ascii=False)`` produces the same text, with one
+# exception: canonical JSON escapes only backslash and double quote and emits
+# every other character raw, while json.dumps escapes the control characters
+# U+0000..U+001F.  So the fast text is used only when (a) every value has one
+# of those exact types (no float, no int or str subclass, no non-string key)
+# and (b) it holds no escape other than \\ and \".  Anything else takes
+# encode_canonical, which also keeps its refusals (floats).  Tests compare
+# both on adversarial strings (tests/unit/test_canonical.py).
+
+_SCALARS = frozenset({str, int, bool, type(None)})
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _plain_json(value: object) -> bool:
+    """True when ``value`` holds only the exact types canonical and json.dumps agree on."""
+    stack = [value]
+    scalars = _SCALARS
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            items = cast("dict[object, object]", item)
+            if not all(type(k) is str for k in items):
+                return False
+            stack.extend(items.values())
+        elif kind is list or kind is tuple:
+            stack.extend(cast("list[object]", item))
+        elif kind not in scalars:
+            return False
+    return True
+
+
+def _only_quote_escapes(text: str) -> bool:
+    """True when json.dumps escaped nothing but backslash and quote (no control characters)."""
+    if "\\" not in text:
+        return True
+    # Outside strings JSON has no backslash, so pairs scanned left to right
+    # are exactly the escapes.
+    return all(m.group(1) in '\\"' for m in _ESCAPE.finditer(text))
+
+
+def canonical_dict_bytes(data: dict[str, Any]) -> bytes:
+    """The canonical JSON (OLPC, as securesystemslib) of ``data``, UTF-8 encoded.
+
+    Raises:
+        SerializationError: ``data`` cannot be canonicalised (a float, an
+            unknown type, a lone surrogate).
+    """
+    try:
+        if _plain_json(data):
+            text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            if _only_quote_escapes(text):
+                return text.encode("utf-8")
+    except Exception as e:  # a lone surrogate: as python-tuf's CanonicalJSONSerializer
+        raise SerializationError("canonical encoding failed") from e
+    try:
+        slow = encode_canonical(data)
+    except Exception as e:  # as python-tuf's CanonicalJSONSerializer
+        raise SerializationError("canonical encoding failed") from e
+    if not isinstance(slow, str):  # str unless given an output callable
+        raise SerializationError("canonical encoding failed")
+    try:
+        return slow.encode("utf-8")
+    except UnicodeError as e:  # a lone surrogate
+        raise SerializationError("canonical encoding failed") from e
+
+
+def canonical_bytes(signed: Signed) -> bytes:
+    """What signatures over ``signed`` cover: ``Metadata.signed_bytes``, computed fast.
+
+    Raises:
+        SerializationError: as :func:`canonical_dict_bytes`.
+    """
+    return canonical_dict_bytes(signed.to_dict())
+
+
+class CanonicalSerializer(SignedSerializer):
+    """python-tuf's ``CanonicalJSONSerializer`` with the fast path, for ``Metadata.sign``."""
+
+    def serialize(self, signed_obj: Signed) -> bytes:
+        """Canonical JSON bytes of ``signed_obj``."""
+        return canonical_bytes(signed_obj)
+
+
+CANONICAL = CanonicalSerializer()
 
 
 def role_type(role: str) -> str:
@@ -230,8 +324,12 @@ def _short(error: BaseException) -> str:
 
 
 __all__ = [
+    "CANONICAL",
     "MAX_METADATA_BYTES",
     "AnyMetadata",
+    "CanonicalSerializer",
+    "canonical_bytes",
+    "canonical_dict_bytes",
     "narrow",
     "parse_metadata",
     "parse_typed",

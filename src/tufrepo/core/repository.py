@@ -22,7 +22,6 @@ signer lookup (a ``signer_for`` callable is injected), printing.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -39,12 +38,22 @@ from tuf.api.metadata import (
     Targets,
     Timestamp,
 )
+from tuf.api.serialization import SignedSerializer
 from tuf.repository import AbortEdit, Repository
 
 from tufrepo.core import delegations as tree
 from tufrepo.core import fields, layout
 from tufrepo.core.constants import ONLINE_ROLES, ROOT, SNAPSHOT, SPEC_VERSION, TARGETS, TIMESTAMP
-from tufrepo.core.parsing import AnyMetadata, narrow, parse_metadata, role_type, serialize
+from tufrepo.core.parsing import (
+    CANONICAL,
+    AnyMetadata,
+    canonical_bytes,
+    narrow,
+    parse_metadata,
+    role_type,
+    serialize,
+)
+from tufrepo.core.store import OverlayStore
 from tufrepo.errors import MetadataError, SignerUnavailableError, TufRepoError
 
 if TYPE_CHECKING:
@@ -102,8 +111,13 @@ class TufRepository(Repository):
         self.now = now.replace(microsecond=0)
         self.known_good = known_good
         self.signer_for = signer_for
-        self._kg_cache: dict[str, AnyMetadata | None] = {}
+        self._kg_repo: TufRepository | None = None
         self._cache: dict[str, AnyMetadata | None] = {}
+        # Per role, of the metadata in _cache: the file's bytes and the canonical
+        # bytes signatures cover, each computed once per version (#14).
+        self._raw: dict[str, bytes] = {}
+        self._canonical: dict[str, bytes] = {}
+        self._index: tree.DelegationIndex | None = None  # dropped when a targets role changes
 
     # --- reading ---------------------------------------------------------------
     # Metadata read here is shared and parsed once: callers must not modify it
@@ -126,7 +140,25 @@ class TufRepository(Repository):
             self._cache[role] = (
                 None if data is None else parse_metadata(data, path, role_type(role))
             )
+            if data is not None:
+                self._raw[role] = data
         return self._cache[role]
+
+    def signed_bytes(self, role: str) -> bytes | None:
+        """The canonical bytes of the role's current ``signed`` (what signatures cover).
+
+        Computed once per version of the role (``Metadata.signed_bytes``
+        recomputes them on every call); None when the role has no file.
+
+        Raises:
+            MetadataError: as :meth:`read`.
+        """
+        if role not in self._canonical:
+            md = self.read(role)
+            if md is None:
+                return None
+            self._canonical[role] = canonical_bytes(md.signed)
+        return self._canonical[role]
 
     def read_root(self) -> Metadata[Root] | None:
         """The current root metadata, or None."""
@@ -146,15 +178,18 @@ class TufRepository(Repository):
 
     def read_known_good(self, role: str) -> AnyMetadata | None:
         """The role's known-good metadata, or None (new role or new repository)."""
+        kg = self.known_good_repo()
+        if kg is None or not layout.is_safe_role_name(role):
+            return None
+        return kg.read(role)
+
+    def known_good_repo(self) -> TufRepository | None:
+        """The known-good state as a (read-only) repository, parsed once; None when new."""
         if self.known_good is None:
             return None
-        if role not in self._kg_cache:
-            path = layout.role_path(role)
-            data = self.known_good.read(path)
-            self._kg_cache[role] = (
-                None if data is None else parse_metadata(data, path, role_type(role))
-            )
-        return self._kg_cache[role]
+        if self._kg_repo is None:
+            self._kg_repo = TufRepository(OverlayStore(self.known_good), now=self.now)
+        return self._kg_repo
 
     def read_known_good_root(self) -> Metadata[Root] | None:
         """The known-good root metadata, or None for a new repository."""
@@ -166,13 +201,19 @@ class TufRepository(Repository):
 
     def exists(self, role: str) -> bool:
         """True when ``metadata/<role>.json`` exists."""
+        if role in self._cache:
+            return self._cache[role] is not None
         return self.store.read(layout.role_path(role)) is not None
 
     def open(self, role: str) -> AnyMetadata:
         """A private copy of the role's metadata for editing; new when it does not exist."""
         md = self.read(role)
-        # A deep copy: to_dict/from_dict would share lists such as keyids with the cache.
-        return copy.deepcopy(md) if md is not None else new_metadata(role)
+        if md is None:
+            return new_metadata(role)
+        # Parsed again from the file's bytes: a private object sharing nothing
+        # with the cache, at a third of a deep copy's cost (#14).
+        path = layout.role_path(role)
+        return parse_metadata(self._raw[role], path, role_type(role))
 
     def known_good_version(self, role: str) -> int:
         """Version of the role in known good; 0 when it is new."""
@@ -190,6 +231,16 @@ class TufRepository(Repository):
         return md.signed if md is not None else None
 
     # --- delegation tree (see tufrepo.core.delegations) -----------------------------------
+
+    def delegation_index(self) -> tree.DelegationIndex:
+        """The delegation tree walked once; rebuilt after a targets role is written."""
+        if self._index is None:
+            self._index = tree.build_index(self)
+        return self._index
+
+    def owner_of(self, target_path: str) -> str:
+        """The role owning ``target_path`` (DESIGN §3): first matching delegation, nested."""
+        return self.delegation_index().owner_of(target_path)
 
     def delegations(self) -> Iterator[tuple[str, DelegatedRole]]:
         """Every (delegator, delegated role), breadth first: :func:`tufrepo.core.delegations.delegations`."""
@@ -214,17 +265,32 @@ class TufRepository(Repository):
     # --- writing ---------------------------------------------------------------
 
     def write(self, role: str, md: AnyMetadata) -> None:
-        """Serialise and store ``md``; root is mirrored into root_history."""
+        """Serialise and store ``md``; root is mirrored into root_history.
+
+        ``md`` becomes what :meth:`read` returns (no copy is made): callers
+        hand over a private object (from :meth:`open`) and do not change it
+        afterwards.
+        """
         data = serialize(md)
         self.store.write(layout.role_path(role), data)
         if role == ROOT:
             self.store.write(layout.root_history_path(md.signed.version), data)
-        self._cache[role] = copy.deepcopy(md)
+        self._set(role, md, data)
+
+    def _set(self, role: str, md: AnyMetadata | None, data: bytes | None) -> None:
+        if role_type(role) == TARGETS:
+            self._index = None
+        self._cache[role] = md
+        self._canonical.pop(role, None)
+        if data is None:
+            self._raw.pop(role, None)
+        else:
+            self._raw[role] = data
 
     def delete(self, role: str) -> None:
         """Remove a delegated role's metadata file."""
         self.store.delete(layout.role_path(role))
-        self._cache[role] = None
+        self._set(role, None, None)
 
     def close(self, role: str, md: AnyMetadata) -> None:
         """Store an edited role under the rules of its kind (see module docstring)."""
@@ -247,7 +313,8 @@ class TufRepository(Repository):
         periods = fields.get_periods(root, role, md.signed)
         md.signed.expires = self.now + timedelta(days=periods.expiry)
         if role == ROOT:
-            self._cache[ROOT] = copy.deepcopy(md)  # expected keys from new root
+            # expected keys from the new root (write() below replaces the entry)
+            self._set(ROOT, md, serialize(md))
         md.signatures.clear()
         for keyid in sorted(self.expected_keys(role)):
             md.signatures[keyid] = Signature(keyid, "")
@@ -285,14 +352,14 @@ class TufRepository(Repository):
             raise SignerUnavailableError(f"no online signer available to sign {role}")
         for key in tree.delegated_keys(root, role):
             try:
-                md.sign(self.signer_for(key), append=True)
+                md.sign(self.signer_for(key), append=True, signed_serializer=CANONICAL)
             except UnsignedMetadataError as e:  # python-tuf wraps the signer's own error
                 if isinstance(e.__cause__, TufRepoError):
                     raise e.__cause__ from None
                 raise SignerUnavailableError(f"signing {role} failed: {e.__cause__ or e}") from e
         # Verify before write: never store an online role its delegator rejects.
         try:
-            root.verify_delegate(role, md.signed_bytes, md.signatures)
+            root.verify_delegate(role, canonical_bytes(md.signed), md.signatures)
         except UnsignedMetadataError as e:
             raise SignerUnavailableError(
                 f"the online signature on {role} does not verify with the key in root",
@@ -316,19 +383,21 @@ class TufRepository(Repository):
         for keyid in [k for k in md.signatures if k not in expected]:
             del md.signatures[keyid]
         try:
-            sig = md.sign(signer, append=True)
+            payload = canonical_bytes(md.signed)
+            sig = md.sign(signer, append=True, signed_serializer=_Payload(payload))
         except UnsignedMetadataError as e:  # python-tuf wraps the signer's own error
             if isinstance(e.__cause__, TufRepoError):
                 raise e.__cause__ from None
             raise SignerUnavailableError(f"signing {role} failed: {e.__cause__ or e}") from e
         try:
-            signer.public_key.verify_signature(sig, md.signed_bytes)
+            signer.public_key.verify_signature(sig, payload)
         except Exception as e:  # securesystemslib raises several types here
             raise SignerUnavailableError(
                 f"the signature made for {role} does not verify with key {sig.keyid[:8]}",
                 hint="is this the correct key?",
             ) from e
         self.write(role, md)
+        self._canonical[role] = payload  # signing changed the signatures, not signed
         return sig
 
     # --- for do_snapshot / do_timestamp ------------------------------------------------
@@ -348,6 +417,17 @@ class TufRepository(Repository):
         """The current snapshot version."""
         md = self.read_snapshot()
         return MetaFile(version=md.signed.version if md is not None else 0)
+
+
+class _Payload(SignedSerializer):
+    """A serializer returning bytes already computed (``Metadata.sign`` wants one)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def serialize(self, signed_obj: Signed) -> bytes:  # noqa: ARG002 - the bytes are known
+        """The known canonical bytes."""
+        return self.data
 
 
 def verifies(key: Key, signature: str, payload: bytes) -> bool:

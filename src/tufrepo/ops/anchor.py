@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from tuf.api.exceptions import DownloadError, DownloadHTTPError, DownloadLengthMismatchError
 from tuf.api.metadata import Root, Snapshot, Timestamp
 
+from tufrepo import progress
 from tufrepo.checks import Finding, Severity, errors, judge_main, warnings
 from tufrepo.checks.findings import unique
 from tufrepo.client import DeadlineFetcher
@@ -33,9 +34,10 @@ from tufrepo.core import fields, layout
 from tufrepo.core.constants import ROOT, ROOT_HISTORY_DIR, SNAPSHOT, TIMESTAMP
 from tufrepo.core.parsing import MAX_METADATA_BYTES, parse_typed
 from tufrepo.core.repository import TufRepository
-from tufrepo.core.store import OverlayStore
+from tufrepo.core.store import OverlayStore, WorktreeStore
 from tufrepo.errors import GitStateError, MetadataError, RejectedError, UsageError
 from tufrepo.gitrepo import GitTreeStore
+from tufrepo.ops import artifacts
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -220,7 +222,8 @@ def _judge_history(
             last = checkpoints[start]
             checkpoints = checkpoints[start + 1 :]
     before_format = []
-    for sha in checkpoints:
+    for done, sha in enumerate(checkpoints, 1):
+        progress.advance("judging main's history", done, len(checkpoints))
         state = GitTreeStore(git, sha)
         if state.read(layout.role_path(TIMESTAMP)) is None:
             continue  # timestamp removed: nothing published from here
@@ -250,7 +253,14 @@ def _judge_history(
     if rev is not None:
         findings += _merged_histories(git, rev, repo.store)
     head = TufRepository(OverlayStore(repo.store), now=now, known_good=previous)
-    findings += judge_main(head, files, previous, now=now)
+    # #14: main's files unchanged since online-sign last judged them are not read
+    # again (ops.artifacts.for_main says when that state can be trusted).
+    known = (
+        artifacts.for_main(git, rev, now=now)
+        if isinstance(files, WorktreeStore) and files.top.resolve() == git.top.resolve()
+        else None
+    )
+    findings += judge_main(head, files, previous, now=now, known=known)
     source = (
         f"main's history from commit {last[:7]}"
         if last

@@ -33,6 +33,7 @@ from tufrepo.core.constants import (
     TOP_LEVEL_ROLES,
 )
 from tufrepo.errors import RejectedError, UsageError
+from tufrepo.ops.bins import configure_bins, remove_bins
 
 if TYPE_CHECKING:
     from securesystemslib.signer import Key
@@ -51,6 +52,7 @@ class RoleChange:
     online_key: Key | None = None
     paths: list[str] | None = None
     terminating: bool | None = None
+    bins: int | str | None = None  # hash bins: a power of two or "auto" (ops.bins)
 
 
 @dataclass
@@ -264,8 +266,13 @@ def _configure_top_level(
     event: SigningEvent, role: str, change: RoleChange, *, user: str, user_key: Key | None
 ) -> EditResult:
     repo = event.repo
-    if change.paths or change.terminating is not None or change.online_key is not None:
-        raise UsageError(f"--path, --terminating and --online-key do not apply to {role}")
+    if (
+        change.paths
+        or change.terminating is not None
+        or change.online_key is not None
+        or change.bins is not None
+    ):
+        raise UsageError(f"--path, --terminating, --online-key and --bins do not apply to {role}")
     result = EditResult()
     delegation_changed = False
     with repo.edit_root() as root:
@@ -345,7 +352,9 @@ def _configure_delegated(
     if existed and delegation_changed:
         repo.bump(role)  # #95: existing signatures must not carry over a delegation change
     event.save_invites()
-    result.changed = [r for r in (TARGETS, role) if r in event.changed_roles()]
+    bins = configure_bins(event, role, change.bins)  # also keeps existing bins in step
+    changed = event.changed_roles()
+    result.changed = [r for r in dict.fromkeys((TARGETS, role, *bins.changed)) if r in changed]
     return result
 
 
@@ -417,6 +426,7 @@ def remove_delegation(event: SigningEvent, role: str) -> EditResult:
         del targets.delegations.roles[role]
         if not targets.delegations.roles:
             targets.delegations = None
+    remove_bins(event, role)
     repo.delete(role)
     event.invites.drop_role(role)
     event.save_invites()

@@ -23,6 +23,7 @@ from tufrepo.errors import MetadataError
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from tufrepo.core.artifacts import KnownArtifacts
     from tufrepo.core.store import Store, WritableStore
 
 
@@ -98,12 +99,22 @@ class SigningEvent:
         store: the event's files (work tree or an overlay on the event commit).
         known_good: the known-good files, or None for a new repository.
         now: the current time.
+        known_artifacts: known good's entries for the files the event leaves
+            unchanged (not read again; see :class:`tufrepo.core.artifacts.KnownArtifacts`).
     """
 
-    def __init__(self, store: WritableStore, known_good: Store | None, *, now: datetime) -> None:
+    def __init__(
+        self,
+        store: WritableStore,
+        known_good: Store | None,
+        *,
+        now: datetime,
+        known_artifacts: KnownArtifacts | None = None,
+    ) -> None:
         self.store = store
         self.known_good = known_good
         self.now = now
+        self.known_artifacts = known_artifacts
         self.repo = TufRepository(store, now=now, known_good=known_good)
         self.invites = Invites.from_bytes(store.read(EVENT_STATE_FILE))
 
@@ -170,7 +181,9 @@ class SigningEvent:
                 if fields.keyowner(key) != handle:
                     continue
                 sig = md.signatures.get(key.keyid)
-                if sig is None or not verifies(key, sig.signature, md.signed_bytes):
+                if sig is None or not verifies(
+                    key, sig.signature, self.repo.signed_bytes(role) or b""
+                ):
                     needed.append(role)
                     break
         return needed

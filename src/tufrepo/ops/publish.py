@@ -2,53 +2,80 @@
 
 ::
 
+    <out>/index.html                      the status page (ops.site_page)
+    <out>/.tufrepo-site                   marker: what this publish wrote (see below)
     <out>/metadata/<N>.root.json (every version), timestamp.json, <N>.snapshot.json,
-    <out>/metadata/<N>.<role>.json (roles reachable in the delegation tree), index.html
+    <out>/metadata/<N>.<role>.json (roles reachable in the delegation tree)
+    <out>/metadata/index.html             a redirect to ../index.html (old bookmarks)
     <out>/targets/<dir>/<sha256>.<name>
 
-Everything is first written to a staging directory next to OUT.  Staging
-checks every artifact's length and sha256 against its metadata; the staged
-result is checked against the default client size limits and refreshed with
-python-tuf's ngclient from 1.root.json (every target resolved through the
-delegations, the first DOWNLOAD_SAMPLE downloaded); only then does it
-replace OUT.  A failure leaves OUT as it was.
+:func:`publish_site` is the operation behind ``tufrepo publish``: judge main
+from its anchor, then :func:`build_site`.  Everything is first written to a
+staging directory next to OUT.  Staging checks every artifact's length and
+sha256 against its metadata; the staged result is checked against the default
+client size limits and refreshed with python-tuf's ngclient from the first
+root (every target resolved through the delegations, the first
+DOWNLOAD_SAMPLE downloaded); only then does it replace OUT, by renames.  A
+failure, including a full disk, leaves OUT as it was.
 
-Not for: validation of the signing rules (callers run the validation engine
-first), git, printing.
+Publish never deletes what it did not write (issue #13).  OUT must be new,
+an empty directory, or a site an earlier publish wrote: its ``.tufrepo-site``
+marker (JSON: ``format``, the paths options, and ``files``, every file that
+publish wrote) accounts for everything in it.  Anything else in OUT (a file
+someone added, a directory that is not a site) is refused, unless ``force``.
+OUT is never the checkout, a directory holding it, inside a ``.git``
+directory, or inside the checkout's ``metadata/`` or ``targets/``, force or
+not.  Directories are written 0755 and files 0644 whatever the umask (GitHub
+Pages' artifact upload fails on the 0700 of a fresh temporary directory).
+
+Not for: the signing rules themselves (``checks``), printing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
-import html
+import json
+import os
 import re
 import shutil
 import tempfile
 from dataclasses import dataclass
-from datetime import timedelta
-from importlib import resources
 from pathlib import Path
-from string import Template
 from typing import TYPE_CHECKING
 
-from tuf.api.metadata import TargetFile, Targets
+from tuf.api.metadata import TargetFile
 from tuf.ngclient.config import UpdaterConfig
 
-from tufrepo import __version__
+from tufrepo import __version__, progress
 from tufrepo.checks.history import chain_start
 from tufrepo.client import CLIENT_ERRORS, DirectoryFetcher, new_updater
-from tufrepo.core import fields, layout
-from tufrepo.core.constants import ROOT, ROOT_HISTORY_DIR, SNAPSHOT, TARGETS_DIR, TIMESTAMP
-from tufrepo.core.delegations import delegated_keys
-from tufrepo.errors import RejectedError
+from tufrepo.core import layout
+from tufrepo.core.constants import (
+    METADATA_DIR,
+    ROOT,
+    ROOT_HISTORY_DIR,
+    SITE_MARKER,
+    SNAPSHOT,
+    TARGETS_DIR,
+    TIMESTAMP,
+)
+from tufrepo.core.repository import TufRepository
+from tufrepo.core.store import WorktreeStore
+from tufrepo.errors import RejectedError, UsageError
+from tufrepo.ops.anchor import judge_main_state, require_main
+from tufrepo.ops.manifest import external_paths
 from tufrepo.ops.release import check_target_path
+from tufrepo.ops.site_page import SiteLinks, render_redirect, render_status_page
 from tufrepo.ops.targets import entry_matches
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from datetime import datetime
 
-    from tufrepo.core.repository import TufRepository
     from tufrepo.core.store import Store
+    from tufrepo.gitrepo import GitRepo
 
 _HEX = re.compile(r"[0-9a-f]{32,128}")
 
@@ -64,14 +91,231 @@ SIZE_LIMITS = {
 TARGETS_SIZE_LIMIT = _CLIENT_DEFAULTS.targets_max_length
 DOWNLOAD_SAMPLE = 50  # artifacts the publish-time client downloads (all resolve)
 
+# SITE_MARKER (tufrepo.core.constants): the file at the top of OUT listing what publish wrote there.
+SITE_FORMAT = 1
+"""The marker's format version; a marker of another version is not understood (refused)."""
+DIR_MODE = 0o755
+FILE_MODE = 0o644
+
+# Errors of the file system under OUT, not bugs: reported as a refusal (exit 4)
+# with the cause's advice (tufrepo.advice), OUT untouched.
+_WRITE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EMFILE}
+)
+# An option path inside OUT: plain segments, no "..", nothing hidden.
+_SITE_SEGMENT = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9._~-]*")
+
 
 @dataclass(frozen=True)
 class PublishResult:
-    """What was published: where, the role versions, the number of artifacts."""
+    """What was published.
+
+    Attributes:
+        out: the site directory (resolved).
+        roles: the published version of snapshot and every targets role.
+        artifacts: how many artifacts were published.
+        previous: what OUT was before: ``new``, ``empty``, ``site`` (an
+            earlier publish) or ``forced`` (anything else, replaced on request).
+        anchor: what main was judged from (:func:`publish_site` only).
+        warnings: findings of that judgement that do not block publishing.
+    """
 
     out: Path
     roles: dict[str, int]
     artifacts: int
+    previous: str = "new"
+    anchor: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def publish_site(
+    git: GitRepo,
+    out: Path,
+    *,
+    now: datetime,
+    anchor: str | None = None,
+    metadata_path: str = "metadata",
+    targets_path: str = "targets",
+    include_targets: bool = True,
+    force: bool = False,
+) -> PublishResult:
+    """Judge main (the checkout) from its anchor, then build and check the site in ``out``.
+
+    Args:
+        git: the checkout of main to publish.
+        out: the site directory (see the module docstring for what it may be).
+        now: the time of the judgement, the client check and the status page.
+        anchor: published metadata (URL or directory) main is judged from;
+            None: ``out``'s metadata when it holds an earlier publish, else
+            main's history.
+        metadata_path: where metadata goes inside ``out`` (``.``: the top).
+        targets_path: where artifacts go inside ``out``.
+        include_targets: publish the artifacts; False publishes metadata only.
+        force: replace ``out`` even when it holds files publish did not write.
+
+    Returns:
+        The result, with the anchor and the judgement's warnings.
+
+    Raises:
+        UsageError: a path option leaves ``out`` or is not a plain relative path.
+        RejectedError: ``out`` is not a place to publish to (see
+            :func:`check_out`), main is not a valid successor of its anchor,
+            or :func:`build_site` refuses.
+        GitStateError: the checkout's history cannot be read.
+    """
+    paths = SiteLinks(
+        site_path(metadata_path, "--metadata-path"), site_path(targets_path, "--targets-path")
+    )
+    out = _absolute(out)
+    check_out(out, checkout=git.top, force=force)
+    if anchor is None and (out / paths.metadata_path / "timestamp.json").is_file():
+        anchor = str(out / paths.metadata_path)  # the previous publish output: what clients have
+    store = WorktreeStore(git.top)
+    head = git.head()
+    repo = TufRepository(store, now=now)
+    verdict = judge_main_state(repo, store, git=git, rev=head, anchor_source=anchor, now=now)
+    warnings = tuple(str(f) for f in require_main(verdict, "publish"))
+    result = build_site(
+        repo, store, out, now=now, metadata_path=paths.metadata_path,
+        targets_path=str(paths.targets_path), include_targets=include_targets,
+        force=force, checkout=git.top, source_commit=head,
+    )  # fmt: skip
+    return PublishResult(
+        result.out, result.roles, result.artifacts, result.previous, verdict.anchor, warnings
+    )
+
+
+def site_path(value: str, option: str) -> str:
+    """A path option naming a directory inside OUT, normalised (``.`` for OUT itself).
+
+    Raises:
+        UsageError: absolute, ``..``, empty or hidden segments, or characters
+            other than letters, digits and ``._~-``: the path would leave OUT
+            or not survive as a URL path.
+    """
+    path = value.strip()
+    if path in ("", ".", "./"):
+        return "."
+    if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
+        raise UsageError(
+            f"{option} {value!r} is absolute", hint="give a path inside OUT, e.g. metadata"
+        )
+    segments = path.removeprefix("./").rstrip("/").split("/")
+    if ".." in segments:
+        raise UsageError(
+            f"{option} {value!r} leaves OUT", hint="give a path inside OUT, e.g. metadata"
+        )
+    if not all(_SITE_SEGMENT.fullmatch(seg) for seg in segments):
+        raise UsageError(
+            f"{option} {value!r} is not a plain relative path",
+            hint="use letters, digits and ._~- in each segment, none starting with a dot",
+        )
+    return "/".join(segments)
+
+
+def _absolute(out: Path) -> Path:
+    # resolve() follows a symlinked OUT: the checks below see where files really go.
+    return out.resolve()
+
+
+def check_out(out: Path, *, checkout: Path | None, force: bool) -> str:
+    """Whether publishing may replace ``out``, and what it is.
+
+    Args:
+        out: the resolved site directory.
+        checkout: the checkout being published (None: not known).
+        force: accept a directory holding files publish did not write.
+
+    Returns:
+        ``new``, ``empty``, ``site`` or ``forced``.
+
+    Raises:
+        RejectedError: ``out`` is or holds the checkout, is inside a ``.git``
+            directory or the checkout's metadata/targets, is not a directory,
+            or holds anything an earlier publish did not write (unless ``force``).
+    """
+    if ".git" in out.parts:
+        raise RejectedError(f"{out} is inside a .git directory", hint=_ELSEWHERE)
+    if checkout is not None:
+        top = checkout.resolve()
+        if top.is_relative_to(out):
+            what = "is the checkout" if top == out else "contains the checkout"
+            raise RejectedError(
+                f"{out} {what} {top}: publishing would replace it", hint=_ELSEWHERE
+            )
+        for source in (METADATA_DIR, TARGETS_DIR):
+            if out.is_relative_to(top / source):
+                raise RejectedError(f"{out} is inside the checkout's {source}/", hint=_ELSEWHERE)
+    if not out.exists() and not out.is_symlink():
+        return "new"
+    if not out.is_dir():
+        raise RejectedError(f"{out} exists and is not a directory", hint=_ELSEWHERE)
+    foreign = _foreign_entries(out)
+    if foreign is None:
+        return "empty"
+    if not foreign:
+        return "site"
+    if force:
+        return "forced"
+    shown = ", ".join(foreign[:5]) + (
+        f" (and {len(foreign) - 5} more)" if len(foreign) > 5 else ""
+    )
+    raise RejectedError(
+        f"{out} holds files publish did not write: {shown}",
+        hint="publish into a new or empty directory, move those files away, "
+        "or pass --force to replace everything in it",
+    )
+
+
+_ELSEWHERE = "publish into a directory of its own, e.g. build/site or $RUNNER_TEMP/site"
+
+
+def _foreign_entries(out: Path) -> list[str] | None:
+    """What in ``out`` an earlier publish did not write; None when ``out`` is empty."""
+    found = list(_walk(out))
+    if not found:
+        return None
+    written = _marker_files(out)
+    if written is None:
+        return sorted(path for path, _ in found if "/" not in path) or ["(unreadable)"]
+    known_dirs = {str(Path(p).parent) for p in written} | {"."}
+    known_dirs |= {str(parent) for p in written for parent in Path(p).parents}
+    foreign = []
+    for path, is_dir in found:
+        if is_dir and path not in known_dirs:
+            foreign.append(path + "/")
+        elif not is_dir and path not in written and path != SITE_MARKER:
+            foreign.append(path)
+    return sorted(foreign)
+
+
+def _walk(top: Path) -> Iterator[tuple[str, bool]]:
+    """(relative path, is a real directory) of everything below ``top``; never follows links."""
+    for directory, dirs, files in os.walk(top):
+        base = Path(directory).relative_to(top)
+        for name in dirs:
+            path = Path(directory) / name
+            yield (base / name).as_posix(), not path.is_symlink()
+        for name in files:
+            yield (base / name).as_posix(), False
+
+
+def _marker_files(out: Path) -> set[str] | None:
+    """The files the marker says publish wrote, or None without a marker it understands."""
+    marker = out / SITE_MARKER
+    if marker.is_symlink() or not marker.is_file():
+        return None
+    try:
+        data = json.loads(marker.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != SITE_FORMAT:
+        return None
+    files = data.get("files")
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        return None
+    # Only regular files count as written: a symlink in its place was not.
+    return {f for f in files if (out / f).is_file() and not (out / f).is_symlink()}
 
 
 def build_site(
@@ -83,6 +327,9 @@ def build_site(
     metadata_path: str = "metadata",
     targets_path: str = "targets",
     include_targets: bool = True,
+    force: bool = False,
+    checkout: Path | None = None,
+    source_commit: str | None = None,
 ) -> PublishResult:
     """Stage, check and then publish the repository into ``out``.
 
@@ -90,46 +337,81 @@ def build_site(
         repo: the repository state to publish (online-signed: snapshot and
             timestamp must exist).
         files: the same checkout's files (``metadata/root_history/``, ``targets/``).
-        out: the site directory; replaced as a whole, only after every check passed.
-        now: the reference time of the client check and the index page's date.
+        out: the site directory: new, empty or an earlier site (see
+            :func:`check_out`); replaced as a whole, only after every check passed.
+        now: the reference time of the client check and the status page.
         metadata_path: where metadata goes inside ``out``.
         targets_path: where artifacts go inside ``out``.
         include_targets: copy the artifacts (hash-prefixed) and have the client
             download them; False publishes metadata only.
+        force: replace ``out`` even when it holds files publish did not write.
+        checkout: the checkout published (default: ``files``' top, for a work tree).
+        source_commit: the commit shown on the status page.
 
     Returns:
         The published role versions (snapshot and targets roles), the number
-        of artifacts and the resolved ``out``.
+        of artifacts, the resolved ``out`` and what it was before.
 
     Raises:
-        RejectedError: the repository is not online-signed yet, an artifact
-            does not match its metadata, a metadata file is over a client
-            size limit, or a TUF client rejects the staged result.
+        UsageError: a path option leaves ``out``.
+        RejectedError: ``out`` may not be replaced, the repository is not
+            online-signed yet, an artifact does not match its metadata, a
+            metadata file is over a client size limit, a TUF client rejects
+            the staged result, or the file system refuses to write the site
+            (full, read-only, no permission: ``out`` unchanged).
     """
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
+    links = SiteLinks(
+        site_path(metadata_path, "--metadata-path"),
+        site_path(targets_path, "--targets-path") if include_targets else None,
+    )
+    out = _absolute(out)
+    if checkout is None and isinstance(files, WorktreeStore):
+        checkout = files.top
+    previous = check_out(out, checkout=checkout, force=force)
+    with _writing(out):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
+        try:
+            roles, artifacts = _stage(repo, files, staging, links, include_targets)
+            _check_sizes(staging / links.metadata_path)
+            _check_with_client(repo, staging, links, now)
+            (staging / "index.html").write_text(
+                render_status_page(repo, now, links=links, source_commit=source_commit),
+                encoding="utf-8",
+            )
+            if links.metadata_path != ".":
+                up = "../" * len(links.metadata_path.split("/"))
+                (staging / links.metadata_path / "index.html").write_text(
+                    render_redirect(up), encoding="utf-8"
+                )
+            _write_marker(staging, links)
+            _set_modes(staging)
+            _replace(staging, out, force=previous == "forced")
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return PublishResult(out, roles, artifacts, previous)
+
+
+@contextlib.contextmanager
+def _writing(out: Path) -> Iterator[None]:
+    """Turn the file system's refusals into a RejectedError naming OUT."""
     try:
-        result = _stage(repo, files, staging, metadata_path, targets_path, include_targets, now)
-        _check_sizes(staging / metadata_path)
-        _check_with_client(repo, staging, metadata_path, targets_path, include_targets, now)
-        _replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return PublishResult(out, result.roles, result.artifacts)
+        yield
+    except OSError as e:
+        if e.errno not in _WRITE_ERRNOS:
+            raise
+        raise RejectedError(f"cannot write the site {out}: {e.strerror or e}", cause=e) from e
 
 
 def _stage(
     repo: TufRepository,
     files: Store,
     site: Path,
-    metadata_path: str,
-    targets_path: str,
+    links: SiteLinks,
     include_targets: bool,
-    now: datetime,
-) -> PublishResult:
-    meta = site / metadata_path
+) -> tuple[dict[str, int], int]:
+    meta = site / links.metadata_path
     meta.mkdir(parents=True, exist_ok=True)
     for role in (SNAPSHOT, TIMESTAMP):
         if not repo.exists(role):
@@ -148,9 +430,10 @@ def _stage(
             raise RejectedError(f"metadata/{role}.json is delegated but missing")
         roles[role] = md.signed.version
         _copy(files, layout.role_path(role), meta / f"{md.signed.version}.{role}.json")
-    artifacts = _stage_artifacts(repo, files, site / targets_path) if include_targets else 0
-    (meta / "index.html").write_text(render_index(repo, now), encoding="utf-8")
-    return PublishResult(site, roles, artifacts)
+    artifacts = 0
+    if include_targets and links.targets_path is not None:
+        artifacts = _stage_artifacts(repo, files, site / links.targets_path)
+    return roles, artifacts
 
 
 def _copy(files: Store, path: str, dest: Path) -> None:
@@ -162,6 +445,7 @@ def _copy(files: Store, path: str, dest: Path) -> None:
 
 def _stage_artifacts(repo: TufRepository, files: Store, dest: Path) -> int:
     count = 0
+    external = external_paths(files)  # manifest artifacts: metadata only, no file here
     for role in repo.targets_roles():
         md = repo.read_targets(role)
         for target_path, info in (md.signed.targets if md else {}).items():
@@ -169,6 +453,8 @@ def _stage_artifacts(repo: TufRepository, files: Store, dest: Path) -> int:
             check_target_path(target_path)
             if not all(_HEX.fullmatch(v) for v in info.hashes.values()):
                 raise RejectedError(f"{target_path} has a hash that is not hexadecimal")
+            if target_path in external:
+                continue
             data = files.read(f"{TARGETS_DIR}/{target_path}")
             # Attack: metadata and artifact disagree; never publish a file clients would reject.
             if data is None:
@@ -182,6 +468,7 @@ def _stage_artifacts(repo: TufRepository, files: Store, dest: Path) -> int:
                 (dest / prefixed).parent.mkdir(parents=True, exist_ok=True)
                 (dest / prefixed).write_bytes(data)
             count += 1
+            progress.advance("checking and copying artifacts", count)
     return count
 
 
@@ -202,51 +489,79 @@ def _check_sizes(meta: Path) -> None:
             )
 
 
-def _check_with_client(
-    repo: TufRepository,
-    site: Path,
-    metadata_path: str,
-    targets_path: str,
-    include_targets: bool,
-    now: datetime,
-) -> None:
+def _check_with_client(repo: TufRepository, site: Path, links: SiteLinks, now: datetime) -> None:
     # Clients start at the first root of the verified chain (1, unless the
     # history begins with legacy roots python-tuf cannot read).
-    first_root = (site / metadata_path / f"{chain_start(repo.store)}.root.json").read_bytes()
+    first_root = (site / links.metadata_path / f"{chain_start(repo.store)}.root.json").read_bytes()
     base = DirectoryFetcher.BASE
+    metadata_url = base + ("" if links.metadata_path == "." else links.metadata_path)
+    targets_url = None
+    if links.targets_path is not None:
+        targets_url = base + ("" if links.targets_path == "." else links.targets_path)
     with tempfile.TemporaryDirectory(prefix="tufrepo-publish-check-") as tmp:
         try:
             updater = new_updater(
-                base + metadata_path.strip("/"),
-                base + targets_path.strip("/"),
+                metadata_url,
+                targets_url,
                 first_root,
                 Path(tmp),
                 now=now,
                 fetcher=DirectoryFetcher(site),
             )
             updater.refresh()
-            if include_targets:
+            if links.targets_path is not None:
                 # Every artifact must resolve through the delegation tree; lengths
                 # and hashes were checked when staging, so downloading a sample
                 # checks the hash-prefixed layout without hashing everything twice.
                 downloaded = 0
+                external = external_paths(repo.store)  # served by the artifact store
                 for role in repo.targets_roles():
                     md = repo.read_targets(role)
                     for target_path in md.signed.targets if md else {}:
                         info = updater.get_targetinfo(target_path)
                         if info is None:
                             raise RejectedError(f"a client cannot find {target_path}")
-                        if downloaded < DOWNLOAD_SAMPLE:
+                        if downloaded < DOWNLOAD_SAMPLE and target_path not in external:
                             updater.download_target(info, str(Path(tmp) / "download"))
                             downloaded += 1
+        except OSError as e:
+            if e.errno in _WRITE_ERRNOS:  # the file system, not the repository
+                raise
+            raise _client_rejects(e) from e
         except CLIENT_ERRORS as e:
-            raise RejectedError(
-                f"a TUF client rejects the result: {type(e).__name__}: {e}",
-                hint="run `tufrepo verify` to see which invariant is broken",
-            ) from e
+            raise _client_rejects(e) from e
 
 
-def _replace(staging: Path, out: Path) -> None:
+def _client_rejects(error: BaseException) -> RejectedError:
+    return RejectedError(
+        f"a TUF client rejects the result: {type(error).__name__}: {error}",
+        hint="run `tufrepo verify` to see which invariant is broken",
+    )
+
+
+def _write_marker(site: Path, links: SiteLinks) -> None:
+    written = sorted(path for path, is_dir in _walk(site) if not is_dir)
+    marker = {
+        "format": SITE_FORMAT,
+        "generator": f"tufrepo {__version__}",
+        "metadata_path": links.metadata_path,
+        "targets_path": links.targets_path,
+        "files": written,
+    }
+    (site / SITE_MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
+
+
+def _set_modes(site: Path) -> None:
+    site.chmod(DIR_MODE)
+    for directory, dirs, files in os.walk(site):
+        for name in dirs:
+            (Path(directory) / name).chmod(DIR_MODE)
+        for name in files:
+            (Path(directory) / name).chmod(FILE_MODE)
+
+
+def _replace(staging: Path, out: Path, *, force: bool) -> None:
+    """Put ``staging`` in the place of ``out`` by renames; remove the old site after."""
     if not out.exists():
         staging.rename(out)
         return
@@ -257,66 +572,21 @@ def _replace(staging: Path, out: Path) -> None:
     except BaseException:
         old.rename(out)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    if force:
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        _remove_written(old)
 
 
-def render_index(repo: TufRepository, now: datetime) -> str:
-    """The status page: roles, versions, signers, dates and the artifact list.
+def _remove_written(old: Path) -> None:
+    """Remove an earlier site: only the files its marker lists, then directories left empty.
 
-    Every value taken from metadata is HTML-escaped; the page has no scripts.
-
-    Args:
-        repo: the repository state shown.
-        now: the "generated at" time.
-
-    Returns:
-        The page (``resources/index.html`` filled in).
+    Whatever appeared there since :func:`check_out` looked stays (with the
+    directory holding it): publish never deletes what it did not write.
     """
-    rows = []
-    artifacts = []
-    root = repo.root()
-    for role in [ROOT, TIMESTAMP, SNAPSHOT, *repo.targets_roles()]:
-        md = repo.read(role)
-        delegator = repo.delegator(role)
-        if md is None or delegator is None:
-            continue
-        keys = delegated_keys(delegator, role)
-        threshold = delegator.get_delegated_role(role).threshold
-        signers = ", ".join(sorted(fields.key_label(k) for k in keys))
-        try:
-            periods = fields.get_periods(root, role, md.signed)
-            starts = f"{md.signed.expires - timedelta(days=periods.signing):%Y-%m-%d}"
-        except RejectedError:
-            starts = "-"
-        rows.append(
-            "<tr>"
-            + "".join(
-                f"<td>{html.escape(str(v))}</td>"
-                for v in (
-                    role,
-                    md.signed.version,
-                    f"{signers} ({threshold} of {len(keys)} required)",
-                    starts,
-                    f"{md.signed.expires:%Y-%m-%d %H:%M} UTC",
-                )
-            )
-            + "</tr>"
-        )
-        for path, info in (
-            sorted(md.signed.targets.items()) if isinstance(md.signed, Targets) else []
-        ):
-            artifacts.append(
-                "<tr>"
-                f"<td><code>{html.escape(path)}</code></td><td>{html.escape(role)}</td>"
-                f"<td>{info.length}</td><td><code>{html.escape(info.hashes.get('sha256', '-'))}</code></td>"
-                "</tr>"
-            )
-    template = Template(
-        resources.files("tufrepo").joinpath("resources/index.html").read_text("utf-8")
-    )
-    return template.substitute(
-        roles="\n".join(rows),
-        artifacts="\n".join(artifacts) or '<tr><td colspan="4">none</td></tr>',
-        generated=html.escape(f"{now:%Y-%m-%d %H:%M} UTC"),
-        version=html.escape(__version__),
-    )
+    for path in sorted(_marker_files(old) or ()):
+        (old / path).unlink(missing_ok=True)
+    (old / SITE_MARKER).unlink(missing_ok=True)
+    for directory, _, _ in sorted(os.walk(old), key=lambda w: -len(Path(w[0]).parts)):
+        with contextlib.suppress(OSError):  # not empty: something publish did not write
+            Path(directory).rmdir()

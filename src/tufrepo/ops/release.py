@@ -6,7 +6,7 @@ does with it.  :func:`stage_artifacts` writes the files into an event's
 store and updates the affected targets roles exactly as ``update-targets``
 does (known-good version + 1, fresh expiry, placeholder signatures).
 
-Not for: git (see ``session``), reading the caller's files (bytes come in).
+Not for: git (see ``session`` and ``opening``), reading the caller's files (bytes come in).
 """
 
 from __future__ import annotations
@@ -27,15 +27,30 @@ MAX_TARGET_PATH = 512
 # Paths made only of these characters need no Unicode checks (the common case).
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9._+@~-]+(?:/[A-Za-z0-9._+@~-]+)*")
 _RELEASE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+# Characters with a meaning in a URL that clients do not escape in target paths.
+_URL_SPECIAL = frozenset("#?%")
 
 
 def check_target_path(path: str) -> str:
     """Return ``path`` if it is a safe target path, else refuse it.
 
+    A target path is also a URL path: python-tuf and tuf-js put it into the
+    download URL as it is (``base + path``), and only percent-encode what
+    URLs cannot hold (spaces, non-ASCII), which every static server decodes
+    back.  So ordinary names with spaces or Unicode letters are fine, while
+    ``#`` (a fragment), ``?`` (a query) and ``%`` (``dir/%2e%2e/app.json``
+    is ``dir/../app.json`` to a URL parser or a server) would make clients
+    fetch another file, and whitespace at either end of a segment is trimmed
+    or invisible.  Refused here, so that status and open-event reject them
+    instead of publish or the clients.
+
     Raises:
         RejectedError: absolute, ``..``/``.``/empty segments, backslashes,
-            control characters, not NFC-normalised, or too long: each could
-            make the file land outside ``targets/`` or under another name.
+            control or format characters, not NFC-normalised, or too long:
+            each could make the file land outside ``targets/`` or under
+            another name; ``#``, ``?``, ``%``, whitespace other than a plain
+            space, or a segment starting or ending with whitespace: clients
+            would download another URL than the file's.
     """
     if (
         len(path) <= MAX_TARGET_PATH
@@ -56,6 +71,13 @@ def check_target_path(path: str) -> str:
         problem = "contains control characters"
     elif unicodedata.normalize("NFC", path) != path:
         problem = "is not in Unicode normal form C"
+    elif any(c in _URL_SPECIAL for c in path):
+        # Attack: dir/%2e%2e/app.json signs one file and serves another.
+        problem = "contains '#', '?' or '%', which change the URL clients download"
+    elif any(c.isspace() and c != " " for c in path):
+        problem = "contains whitespace other than a plain space"
+    elif any(seg != seg.strip() for seg in path.split("/")):
+        problem = "has a segment that starts or ends with whitespace"
     if problem:
         raise RejectedError(
             f"target path {path!r} {problem}",
@@ -67,12 +89,17 @@ def check_target_path(path: str) -> str:
 def release_event_name(version: str, run_id: str) -> str:
     """``sign/release-<version with dots as hyphens>-<run id>``.
 
+    A tag's leading ``v`` is dropped (``v1.4.2-rc`` and ``1.4.2-rc`` name
+    the same release), as tuf-on-ci does.
+
     Raises:
         UsageError: the version or run id has characters a branch name cannot hold.
     """
     for value, what in ((version, "--release"), (run_id, "--run-id")):
         if not _RELEASE_PART.match(value):
             raise UsageError(f"{what} {value!r} has characters not allowed in a branch name")
+    if version[:1] in "vV" and version[1:2].isdigit():
+        version = version[1:]
     return f"{EVENT_BRANCH_PREFIX}release-{version.replace('.', '-')}-{run_id}"
 
 

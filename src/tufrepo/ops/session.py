@@ -7,7 +7,7 @@ The user's current branch, work tree and untracked files are never touched.
 Publishing is a push of the new commit to ``refs/heads/<event>`` on the push
 remote, or with ``push=False`` a local branch ``<event>``.
 
-Not for: deciding what to edit or sign (commands do), prompting.
+Not for: deciding what to edit or sign (the operations do), prompting.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from tufrepo.core.constants import EVENT_BRANCH_PREFIX, MAIN_BRANCH
 from tufrepo.core.store import OverlayStore
 from tufrepo.errors import GitStateError, RejectedError, UsageError
 from tufrepo.gitrepo import GitRepo, GitTreeStore, is_valid_branch_name
+from tufrepo.ops import artifacts
 from tufrepo.ops.event import SigningEvent
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
 
 
@@ -117,6 +119,14 @@ class EventSession:
         self.store = OverlayStore(GitTreeStore(self.git, self.base))
         known_good = GitTreeStore(self.git, self.known_good_rev) if self.known_good_rev else None
         self.event = SigningEvent(self.store, known_good, now=self.now)
+        # #14: files unchanged since known good are not read again
+        self.event.known_artifacts = artifacts.for_event(
+            self.git,
+            self.known_good_rev,
+            self.event.repo.known_good_repo(),
+            rev=self.base,
+            overlay=self.store,
+        )
 
     @property
     def short_base(self) -> str:
@@ -166,3 +176,75 @@ class EventSession:
             return f"{self.push_remote}/{self.name}"
         self.git.set_branch(self.name, self.base)
         return f"local branch {self.name}"
+
+
+def open_session(
+    git: GitRepo,
+    event: str,
+    *,
+    pull_remote: str,
+    push_remote: str,
+    now: datetime,
+    must_exist: bool = False,
+    say: Callable[[str], None] | None = None,
+) -> EventSession:
+    """Fetch and open an event branch without touching the work tree.
+
+    Args:
+        git: the user's checkout.
+        event: ``sign/<name>``.
+        pull_remote: where the event and main are fetched from.
+        push_remote: where the event is pushed to.
+        now: the current time.
+        must_exist: the event must already exist (signing it, not starting it).
+        say: told which commit was opened, or that the event starts from main.
+
+    Raises:
+        GitStateError: ``must_exist`` and the event is on neither the pull
+            remote nor a local branch (a mistyped name must not be "nothing to do").
+    """
+    session = EventSession(git, event, pull_remote=pull_remote, push_remote=push_remote, now=now)
+    if session.is_new and must_exist:
+        raise GitStateError(
+            f"there is no signing event {event} on {pull_remote}",
+            hint=f"check the name: git ls-remote --heads {pull_remote} 'sign/*'",
+        )
+    if say is not None:
+        if session.is_new:
+            say(f"Event {event} does not exist yet: starting it from {pull_remote}/{MAIN_BRANCH}")
+        else:
+            say(f"Signing event {event} (commit {session.short_base})")
+    return session
+
+
+def known_good_of(git: GitRepo, remote: str, main: str, head: str) -> str | None:
+    """Known good for an event at ``head``: its merge-base with ``main``, established or refused.
+
+    Returns:
+        The merge-base, or None for a new repository (main has no metadata).
+
+    Raises:
+        GitStateError: a shallow checkout that cannot be deepened (a shallow
+            history can hide the real merge-base).
+        RejectedError: the event shares no history with a main that has metadata.
+    """
+    if git.is_shallow():
+        # Attack: in a shallow clone the merge-base may be missing or wrong,
+        # and an event would be judged as "a new repository".
+        try:
+            git.unshallow(remote)
+        except GitStateError as e:
+            raise GitStateError(
+                "this checkout is shallow and could not be deepened to find known good",
+                hint="check out with full history (actions/checkout: fetch-depth: 0)",
+            ) from e
+        main = git.rev(f"refs/remotes/{remote}/{MAIN_BRANCH}") or main
+    base = git.merge_base(main, head)
+    if base is None and git.read_blob(main, "metadata/root.json") is not None:
+        # Attack: a complete repository signed by an outsider, pushed as an
+        # event with no history in common with main.
+        raise RejectedError(
+            "the event shares no history with main, which already holds a repository",
+            hint="start the event from main: git switch -c sign/<name> origin/main",
+        )
+    return base

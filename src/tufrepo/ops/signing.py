@@ -42,7 +42,7 @@ def reapply(event: SigningEvent, results: list[SignResult]) -> list[str]:
     changed = []
     for result in results:
         current = event.repo.read(result.role)
-        if current is None or current.signed_bytes != result.payload:
+        if current is None or event.repo.signed_bytes(result.role) != result.payload:
             changed.append(result.role)
             continue
         md = event.repo.open(result.role)
@@ -74,11 +74,10 @@ def sign_roles(
             if (
                 md is not None
                 and sig is not None
-                and verifies(key, sig.signature, md.signed_bytes)
+                and verifies(key, sig.signature, event.repo.signed_bytes(role) or b"")
             ):
                 continue
             signature = event.repo.add_signature(role, signer_for(key))
-            signed = event.repo.read(role)
-            payload = signed.signed_bytes if signed is not None else b""
+            payload = event.repo.signed_bytes(role) or b""
             results.append(SignResult(role, key.keyid, signature, payload))
     return results

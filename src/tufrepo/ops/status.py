@@ -21,6 +21,7 @@ from tufrepo.checks import Finding, Severity, errors, judge_event, waiting, warn
 from tufrepo.core import fields
 from tufrepo.core.constants import ONLINE_ROLES, ROOT, TARGETS
 from tufrepo.core.delegations import delegated_keys
+from tufrepo.core.parsing import canonical_bytes
 from tufrepo.errors import MetadataError
 
 if TYPE_CHECKING:
@@ -84,6 +85,8 @@ class DelegationChange:
     threshold: int | None
     old_signers: list[str]
     old_threshold: int | None
+    invited: list[str] = field(default_factory=list)
+    """Handles invited to the role who have not accepted yet (they hold no key in it)."""
 
 
 @dataclass(frozen=True)
@@ -164,11 +167,40 @@ class EventStatus:
             return EventState.WAITING
         return EventState.READY if all(r.ready for r in self.roles) else EventState.WAITING
 
+    @property
+    def owed(self) -> list[str]:
+        """The ``@handles`` whose action the event waits for: signatures and invitations.
 
-def count_signers(delegator: Root | Targets, role: str, md: AnyMetadata) -> Signers:
-    """Who of the delegator's keys for ``role`` validly signed ``md``."""
+        Empty unless the event is waiting: nobody should sign an invalid event.
+        For a role not yet signed, the signers missing against every threshold
+        that applies (for root the known-good root's and its own); for every
+        role, the handles invited to a delegation it makes.  Online keys and
+        keys without an owner are not people and are left out.
+        """
+        if self.state is not EventState.WAITING:
+            return []
+        owed: set[str] = set()
+        for role in self.roles:
+            owed.update(role.invites)
+            if role.signed:
+                continue
+            for count in (role.signers, role.known_good_signers):
+                if count is not None:
+                    owed.update(count.missing)
+        return sorted(h for h in owed if h.startswith("@"))
+
+
+def count_signers(
+    delegator: Root | Targets, role: str, md: AnyMetadata, payload: bytes | None = None
+) -> Signers:
+    """Who of the delegator's keys for ``role`` validly signed ``md``.
+
+    ``payload`` is ``md``'s canonical bytes when the caller has them already.
+    """
     threshold = delegator.get_delegated_role(role).threshold
-    result = delegator.get_verification_result(role, md.signed_bytes, md.signatures)
+    if payload is None:
+        payload = canonical_bytes(md.signed)
+    result = delegator.get_verification_result(role, payload, md.signatures)
     signed = sorted(fields.key_label(k) for k in result.signed.values())
     missing = sorted(fields.key_label(k) for k in result.unsigned.values())
     # A signature that is there but does not verify (wrong key, identity or
@@ -205,12 +237,12 @@ def role_status(event: SigningEvent, role: str, findings: list[Finding]) -> Role
     signers = kg_signers = None
     delegator = repo.delegator(role)
     if role == ROOT and isinstance(md.signed, Root):
-        signers = count_signers(md.signed, ROOT, md)
+        signers = count_signers(md.signed, ROOT, md, repo.signed_bytes(role))
         kg_root = repo.known_good_root()
         if kg_root is not None:
-            kg_signers = count_signers(kg_root, ROOT, md)
+            kg_signers = count_signers(kg_root, ROOT, md, repo.signed_bytes(role))
     elif delegator is not None and _delegates(delegator, role):
-        signers = count_signers(delegator, role, md)
+        signers = count_signers(delegator, role, md, repo.signed_bytes(role))
     root = md.signed if isinstance(md.signed, Root) else repo.root_or_none()
     kg_root_for_periods = (
         kg.signed if kg is not None and isinstance(kg.signed, Root) else repo.known_good_root()
@@ -227,7 +259,10 @@ def role_status(event: SigningEvent, role: str, findings: list[Finding]) -> Role
         known_good_signers=kg_signers,
         invites=_invites_for(event, role),
         target_changes=target_changes(kg, md),
-        delegation_changes=delegation_changes(kg, md),
+        delegation_changes=[
+            replace(d, invited=event.invites.handles_for(d.role))
+            for d in delegation_changes(kg, md)
+        ],
         findings=findings,
     )
 

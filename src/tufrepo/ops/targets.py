@@ -6,6 +6,12 @@ delegations); a file no delegation matches belongs to the top-level
 ``targets`` role, at any depth.  Dotfiles and dot-directories (``.gitkeep``,
 ``.gitattributes``) are not artifacts, as in tuf-on-ci.
 
+Only what changed is read (#14): a file whose git blob is the same as in a
+*trusted* known-good tree keeps the entry known good lists for it, which
+was checked against that very blob when known good was judged.  Which tree is
+trusted is the caller's decision (:class:`tufrepo.core.artifacts.KnownArtifacts`);
+the reasoning is in its docstring and in README's security model.
+
 Not for: git, signing, deciding when to run (commands do that).
 """
 
@@ -15,15 +21,19 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tuf.api.metadata import TargetFile, Targets
+from tuf.api.metadata import TargetFile
 
+from tufrepo import progress
 from tufrepo.core.constants import TARGETS, TARGETS_DIR
-from tufrepo.core.delegations import MAX_DELEGATION_DEPTH
+from tufrepo.core.sizes import require_within_budget
 from tufrepo.errors import RejectedError
+from tufrepo.ops.bins import is_bin_of
+from tufrepo.ops.manifest import add_manifest_artifacts, external_paths
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from tufrepo.core.artifacts import KnownArtifacts
     from tufrepo.core.repository import TufRepository
     from tufrepo.core.store import Store
 
@@ -38,17 +48,7 @@ class Artifact:
 
 def owner_of(repo: TufRepository, target_path: str) -> str:
     """The role that owns ``target_path`` under DESIGN §3's rule."""
-    role = TARGETS
-    for _ in range(MAX_DELEGATION_DEPTH):
-        md = repo.read(role)
-        if md is None or not isinstance(md.signed, Targets) or md.signed.delegations is None:
-            return role
-        roles = md.signed.delegations.roles or {}
-        match = next((c for c in roles.values() if c.is_delegated_path(target_path)), None)
-        if match is None:
-            return role
-        role = match.name
-    return role
+    return repo.owner_of(target_path)
 
 
 def is_artifact_path(target_path: str) -> bool:
@@ -83,8 +83,16 @@ def entry_matches(listed: TargetFile, actual: TargetFile, data: Callable[[], byt
     return None
 
 
-def scan_artifacts(files: Store) -> list[Artifact]:
-    """Hash every file under targets/.
+def fresh_entry(target_path: str, actual: TargetFile) -> TargetFile:
+    """The entry update-targets writes for a new or changed file: its length and sha256."""
+    return TargetFile(actual.length, {"sha256": actual.hashes["sha256"]}, target_path)
+
+
+def scan_artifacts(files: Store, known: KnownArtifacts | None = None) -> list[Artifact]:
+    """Every file under targets/ with its length and hashes.
+
+    Files ``known`` shows unchanged carry their known-good length and hashes
+    without being read; every other file is read and hashed (sha256).
 
     Raises:
         RejectedError: a symlink or special file is under targets/ (it could
@@ -101,48 +109,74 @@ def scan_artifacts(files: Store) -> list[Artifact]:
                 f"{entry.path} is a {'special file' if entry.kind == 'other' else entry.kind}, not a regular file",
                 hint="only regular files may be published as artifacts",
             )
+        reused = known.entry(target_path) if known is not None else None
+        if reused is not None:
+            artifacts.append(Artifact(target_path, reused))
+            continue
         data = files.read(entry.path)
         if data is None:
             raise RejectedError(f"{entry.path} could not be read")
         artifacts.append(
             Artifact(target_path, TargetFile.from_data(target_path, data, ["sha256"]))
         )
+        progress.advance("hashing artifacts", len(artifacts))
     return artifacts
 
 
-def desired_targets(repo: TufRepository, files: Store) -> dict[str, dict[str, TargetFile]]:
-    """Role -> the target entries its files call for (every reachable role present)."""
+def desired_targets(
+    repo: TufRepository, files: Store, known: KnownArtifacts | None = None
+) -> dict[str, dict[str, TargetFile]]:
+    """Role -> what its files are (length and every known hash), every reachable role present.
+
+    An entry here describes a file; update-targets lists only length and
+    sha256 of new and changed files (:func:`fresh_entry`).
+    """
     wanted: dict[str, dict[str, TargetFile]] = {role: {} for role in repo.targets_roles()}
     wanted.setdefault(TARGETS, {})
-    for artifact in scan_artifacts(files):
+    for artifact in scan_artifacts(files, known):
         wanted.setdefault(owner_of(repo, artifact.path), {})[artifact.path] = artifact.target
+    # artifacts kept out of git (ops.manifest); each path is placed like a file's
+    add_manifest_artifacts(
+        files, wanted, lambda p: owner_of(repo, p), lambda r, p: is_bin_of(repo, r, p)
+    )
     return wanted
 
 
-def update_targets(repo: TufRepository, files: Store) -> list[str]:
+def update_targets(
+    repo: TufRepository, files: Store, known: KnownArtifacts | None = None
+) -> list[str]:
     """Rebuild each targets role's entries from the files; return the roles changed.
 
     Custom fields of entries whose path still exists are kept.  Changed roles
     are closed under signing-event rules (known-good version + 1, new expiry,
-    placeholder signatures).
+    placeholder signatures).  With ``known``, files unchanged since a trusted
+    known good are not read (see :class:`KnownArtifacts`).
     """
     changed = []
-    for role, entries in desired_targets(repo, files).items():
+    external = external_paths(files)  # manifest entries are taken as written
+    for role, entries in desired_targets(repo, files, known).items():
         current = repo.read_targets(role)
         old = current.signed.targets if current is not None else {}
+        # unchanged: every entry kept as listed and none removed (#14: no to_dict of every entry)
+        same = current is not None and len(old) == len(entries)
         for path, entry in list(entries.items()):
+            if path in external:
+                same = same and path in old and old[path].to_dict() == entry.to_dict()
+                continue
             if path in old and entry_matches(old[path], entry, _reader(files, path)) is None:
                 entries[path] = old[path]  # unchanged: kept as it is (other hashes, fields)
-            elif path in old:
-                entry.unrecognized_fields.update(old[path].unrecognized_fields)
-        if current is not None and {p: t.to_dict() for p, t in old.items()} == {
-            p: t.to_dict() for p, t in entries.items()
-        }:
+                continue
+            same = False
+            entries[path] = fresh = fresh_entry(path, entry)
+            if path in old:
+                fresh.unrecognized_fields.update(old[path].unrecognized_fields)
+        if same:
             continue
         if current is None and not entries:
             continue
         with repo.edit_targets(role) as targets:
             targets.targets = entries
+        require_within_budget(repo, role)  # never commit what clients (or we) cannot read
         changed.append(role)
     return changed
 

@@ -307,13 +307,40 @@ def import_key(uri: str, *, library: str | None) -> Key:
     return key
 
 
+class _RememberedPin:
+    """A secrets handler that asks until a PIN has signed, then gives that PIN again.
+
+    securesystemslib's HSMSigner asks for the PIN at every signature; one run
+    signing root and targets should ask once, as tuf-on-ci does.  A wrong PIN
+    is forgotten, so a retry asks again.
+    """
+
+    def __init__(self, ask: SecretsHandler) -> None:
+        self._ask = ask
+        self._last: str | None = None
+        self._good: str | None = None
+
+    def __call__(self, secret: str) -> str:
+        if self._good is not None:
+            return self._good
+        self._last = self._ask(secret)
+        return self._last
+
+    def worked(self, *, ok: bool) -> None:
+        """Remember the PIN just given when it signed; forget it when it did not."""
+        self._good = self._last if ok else None
+
+
 class TokenSigner(WrappedSigner):
     """An HSMSigner whose token failures become SignerUnavailableError with advice."""
 
-    def __init__(self, inner: HSMSigner, library: str, uri: HsmUri) -> None:
+    def __init__(
+        self, inner: HSMSigner, library: str, uri: HsmUri, pin: _RememberedPin | None = None
+    ) -> None:
         super().__init__(inner)
         self._library = library
         self._uri = uri
+        self._pin = pin
 
     def sign(self, payload: bytes) -> Signature:
         """Sign on the token, asking the secrets handler for the PIN.
@@ -327,8 +354,10 @@ class TokenSigner(WrappedSigner):
         name = self._uri.token_name
         with _library_env(self._library):
             try:
-                return self._inner.sign(payload)
+                signature = self._inner.sign(payload)
             except (p11.PinIncorrect, p11.PinInvalid, p11.PinLenRange) as e:
+                if self._pin is not None:
+                    self._pin.worked(ok=False)
                 raise SignerUnavailableError(
                     f"wrong PIN for {name}",
                     hint="try again; a PIV PIN locks after 3 wrong attempts",
@@ -360,6 +389,9 @@ class TokenSigner(WrappedSigner):
                     f"{name} failed to sign ({type(e).__name__})",
                     hint="remove and insert the key, then sign again",
                 ) from e
+        if self._pin is not None:
+            self._pin.worked(ok=True)
+        return signature
 
 
 def load_signer(
@@ -374,7 +406,8 @@ def load_signer(
     Args:
         uri: an ``hsm`` URI.
         key: the public key listed in the metadata.
-        secrets_handler: asked for the ``"pin"`` at signing time.
+        secrets_handler: asked for the ``"pin"`` at signing time, until a PIN
+            has signed; later signatures of this signer reuse that PIN.
         library: the PKCS#11 module (settings file or ``PYKCS11LIB``), or None
             to probe.
 
@@ -397,13 +430,14 @@ def load_signer(
         raise SignerUnavailableError(
             f"signing with {selected.token_name} needs its PIN and there is no way to ask for it"
         )
+    pin = _RememberedPin(secrets_handler)
     try:
-        inner = HSMSigner.from_priv_key_uri(str(selected), key, secrets_handler)
+        inner = HSMSigner.from_priv_key_uri(str(selected), key, pin)
     except ValueError as e:
         raise SignerUnavailableError(f"cannot use {selected.token_name}: {_one_line(e)}") from e
     if not isinstance(inner, HSMSigner):  # pragma: no cover - securesystemslib's contract
         raise SignerUnavailableError(f"unexpected signer {type(inner).__name__} for {uri}")
-    return TokenSigner(inner, path, selected)
+    return TokenSigner(inner, path, selected, pin)
 
 
 BACKEND = Backend(

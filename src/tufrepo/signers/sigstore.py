@@ -284,7 +284,7 @@ class InstanceSigstoreSigner(SigstoreSigner):
         secrets_handler: SecretsHandler | None = None,  # noqa: ARG003 - the interface
     ) -> InstanceSigstoreSigner:
         """``sigstore:`` signs with ambient CI credentials; ``sigstore:?ambient=false`` in a browser."""
-        from sigstore.oidc import IdentityToken, Issuer, detect_credential  # noqa: PLC0415
+        from sigstore.oidc import IdentityToken, detect_credential  # noqa: PLC0415
 
         params = dict(parse.parse_qsl(parse.urlparse(priv_key_uri).query))
         if params.get("ambient", "true") == "true":
@@ -296,10 +296,10 @@ class InstanceSigstoreSigner(SigstoreSigner):
                     "in GitLab CI give the job `id_tokens: SIGSTORE_ID_TOKEN: aud: sigstore`; "
                     "elsewhere set SIGSTORE_ID_TOKEN",
                 )
-            token = IdentityToken(credential)
-        else:
-            token = Issuer(trust_config().signing_config.get_oidc_url()).identity_token()
-        return cls.with_token(token, public_key, check_identity=False)
+            return cls.with_token(IdentityToken(credential), public_key, check_identity=False)
+        # A person's sign-in names its identity: check it before anything is signed, so
+        # that signing in with the wrong account leaves no entry in the transparency log.
+        return cls.with_token(_browser_sign_in(), public_key)
 
     @classmethod
     def with_token(
@@ -363,22 +363,38 @@ def _key(identity: str, issuer: str) -> InstanceSigstoreKey:
     return InstanceSigstoreKey(key.keyid, key.keytype, key.scheme, dict(key.keyval))
 
 
+def _browser_sign_in() -> Any:
+    """An identity token from the instance's OpenID provider, through the user's browser.
+
+    sigstore-python opens ``$BROWSER`` (or the system's browser) and waits for
+    the redirect on a local port.
+
+    Raises:
+        SignerUnavailableError: the sign-in failed or was cancelled.
+    """
+    from sigstore.oidc import Issuer  # noqa: PLC0415
+
+    try:
+        return Issuer(trust_config().signing_config.get_oidc_url()).identity_token()
+    except Exception as e:  # sigstore raises several types for failed flows
+        raise SignerUnavailableError(f"Sigstore sign-in failed: {e}") from e
+
+
 def enrol_person(token: str | None) -> tuple[str, Key]:
     """A person's Sigstore identity key: from ``token``, or a browser sign-in.
 
     Returns:
         The signer URI (``sigstore:?ambient=false``) and the public key.
     """
-    from sigstore.oidc import IdentityToken, Issuer  # noqa: PLC0415
+    from sigstore.oidc import IdentityToken  # noqa: PLC0415
 
-    try:
-        identity_token = (
-            IdentityToken(token)
-            if token
-            else Issuer(trust_config().signing_config.get_oidc_url()).identity_token()
-        )
-    except Exception as e:  # sigstore raises several types for bad tokens and failed flows
-        raise SignerUnavailableError(f"Sigstore sign-in failed: {e}") from e
+    if token:
+        try:
+            identity_token = IdentityToken(token)
+        except Exception as e:  # sigstore raises several types for bad tokens
+            raise SignerUnavailableError(f"Sigstore sign-in failed: {e}") from e
+    else:
+        identity_token = _browser_sign_in()
     return "sigstore:?ambient=false", _key(
         identity_token.identity, identity_token.federated_issuer
     )

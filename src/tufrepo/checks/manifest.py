@@ -1,0 +1,75 @@
+"""Rules for artifact manifests (artifacts kept out of git, see ``ops.manifest``).
+
+Every problem of a manifest line is an error with its own code
+(``manifest-malformed``, ``manifest-bad-path``, ``manifest-bad-length``,
+``manifest-bad-hash``, ``manifest-bad-custom``, ``manifest-duplicate``,
+``manifest-role``, ``manifest-name``): signers vouch for these entries
+without any file to compare them with, so nothing ambiguous may pass.  An
+entry whose metadata differs only in custom fields waits for
+``update-targets`` on an event (an error on main); length and hash
+differences are reported by ``checks.rules`` like those of files.
+
+Pure: stores in, findings out.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tufrepo.checks.findings import Finding, Severity
+from tufrepo.core.constants import TARGETS_DIR
+from tufrepo.ops.bins import is_bin_of
+from tufrepo.ops.manifest import conflicts, read_manifests
+from tufrepo.ops.targets import is_artifact_path, owner_of
+
+if TYPE_CHECKING:
+    from tufrepo.core.repository import TufRepository
+    from tufrepo.core.store import Store
+
+
+def manifest_rule(repo: TufRepository, files: Store, mismatch: Severity) -> list[Finding]:
+    """Every manifest line valid, owned by its manifest's role, and listed as written."""
+    manifests = read_manifests(files)
+    if not manifests.entries and not manifests.problems:
+        return []
+    prefix = f"{TARGETS_DIR}/"
+    file_paths = [
+        e.path[len(prefix) :]
+        for e in files.walk(TARGETS_DIR)
+        if is_artifact_path(e.path[len(prefix) :])
+    ]
+    problems = manifests.problems + conflicts(
+        manifests,
+        file_paths,
+        lambda p: owner_of(repo, p),
+        lambda r, p: is_bin_of(repo, r, p),
+    )
+    findings = [Finding(_role_of(p.manifest), p.code, str(p)) for p in problems]
+    refused = {(p.manifest, p.line) for p in problems}
+    for entry in manifests.entries:
+        if (entry.manifest, entry.line) in refused:
+            continue
+        role = owner_of(repo, entry.path)
+        md = repo.read_targets(role)
+        listed = md.signed.targets.get(entry.path) if md is not None else None
+        wanted = entry.target
+        if (
+            listed is not None
+            and (listed.length, listed.hashes) == (wanted.length, wanted.hashes)
+            and listed.to_dict() != wanted.to_dict()
+        ):
+            # Attack: custom fields (what clients act on, e.g. a status) other
+            # than the manifest the signers reviewed.
+            problem = f"{role} lists {entry.path!r} with other custom fields than {entry.manifest}"
+            if mismatch is Severity.WAITING:
+                problem += " (run update-targets)"
+            findings.append(Finding(role, "targets-mismatch", problem, mismatch))
+    return findings
+
+
+def _role_of(manifest: str) -> str:
+    name = manifest.rsplit("/", 1)[-1]
+    return name.removesuffix(".jsonl") if name.endswith(".jsonl") else ""
+
+
+__all__ = ["manifest_rule"]

@@ -1,0 +1,383 @@
+"""Artifacts kept out of git: manifests of path, length, hashes and custom fields.
+
+A role lists artifacts that are not files in the repository (large or
+frequently built ones, tuf-on-ci #59) through a manifest committed on the
+signing event, ``targets/.manifests/<role>.jsonl``: JSON Lines, one artifact
+per line::
+
+    {"path": "app/v1.2/app.tar.gz", "length": 1048576, "hashes": {"sha256": "…"}, "custom": {…}}
+
+* ``path`` (required): the target path, owned by ``<role>`` (or one of its
+  hash bins) under the usual rules; letters, digits and ``._+~-`` in
+  ``/``-separated segments, no dot-segments or dotfiles, at most
+  :data:`MAX_PATH` characters;
+* ``length`` (required): a JSON integer, 0 to 2**53 - 1 bytes;
+* ``hashes`` (required): ``sha256`` and optionally ``sha384``/``sha512``,
+  lowercase hex of the algorithm's length;
+* ``custom`` (optional): a JSON object, copied into the metadata entry.
+
+Nothing else is accepted: no other keys, duplicate keys, blank lines,
+``NaN``, non-UTF-8, lines over :data:`MAX_LINE` bytes, or a path listed twice
+(in any manifest, or also a file under ``targets/``).  ``update-targets``
+lists each entry in the role that owns its path; ``publish`` writes metadata
+only for them, and clients download them from the store their target base
+URL points at (README, "Releasing from another repository").
+
+The manifest directory is a dot-directory, so neither tufrepo nor tuf-on-ci
+takes the manifests for artifacts.
+
+Not for: judging (``checks.manifest`` turns problems into findings), git.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tuf.api.metadata import TargetFile
+
+from tufrepo.core import layout
+from tufrepo.core.constants import TARGETS_DIR
+from tufrepo.errors import RejectedError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from tufrepo.core.store import Store
+
+MANIFEST_DIR = f"{TARGETS_DIR}/.manifests"
+MANIFEST_SUFFIX = ".jsonl"
+MAX_LINE = 65_536
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024
+MAX_PATH = 1_024
+MAX_LENGTH = 2**53 - 1  # the largest integer every client's JSON reads exactly (tuf-js)
+HASH_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+REQUIRED_HASH = "sha256"
+_FIELDS = frozenset({"path", "length", "hashes", "custom"})
+_SEGMENT = re.compile(r"[A-Za-z0-9_+~-][A-Za-z0-9._+~-]*")
+
+
+@dataclass(frozen=True)
+class ManifestProblem:
+    """Why one line (0: the whole file) of a manifest is refused, with a finding code."""
+
+    manifest: str
+    line: int
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.manifest}:{self.line}" if self.line else self.manifest
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One valid manifest line: the role whose manifest lists it, and its metadata entry."""
+
+    role: str
+    manifest: str
+    line: int
+    target: TargetFile
+
+    @property
+    def path(self) -> str:
+        """The target path."""
+        return self.target.path
+
+
+@dataclass(frozen=True)
+class Manifests:
+    """Every manifest of a checkout: the valid entries and the problems found."""
+
+    entries: list[ManifestEntry] = field(default_factory=list)
+    problems: list[ManifestProblem] = field(default_factory=list)
+
+    @property
+    def paths(self) -> frozenset[str]:
+        """Target paths of the valid entries."""
+        return frozenset(e.path for e in self.entries)
+
+    def require_valid(self) -> None:
+        """Refuse manifests with any problem (``update-targets``).
+
+        Raises:
+            RejectedError: naming the first problem and how many there are.
+        """
+        if self.problems:
+            more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+            raise RejectedError(
+                f"invalid artifact manifest: {self.problems[0]}{more}",
+                hint="run `tufrepo status` to see every problem; each line is "
+                '{"path": …, "length": …, "hashes": {"sha256": …}, "custom": {…}}',
+            )
+
+
+class _LineError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def manifest_path(role: str) -> str:
+    """``targets/.manifests/<role>.jsonl``."""
+    return f"{MANIFEST_DIR}/{role}{MANIFEST_SUFFIX}"
+
+
+def is_manifest_path(path: str) -> bool:
+    """True for any path under the manifest directory (a repository path)."""
+    return path.startswith(f"{MANIFEST_DIR}/")
+
+
+def read_manifests(files: Store) -> Manifests:
+    """Parse every manifest under :data:`MANIFEST_DIR`; never raises on hostile content."""
+    result = Manifests()
+    seen: dict[str, str] = {}
+    for entry in sorted(files.walk(MANIFEST_DIR), key=lambda e: e.path):
+        name = entry.path[len(MANIFEST_DIR) + 1 :]
+        role = name.removesuffix(MANIFEST_SUFFIX)
+        if (
+            entry.kind != "file"
+            or not name.endswith(MANIFEST_SUFFIX)
+            or "/" in name
+            or not layout.is_safe_role_name(role)
+        ):
+            # Mistake/attack: a file that looks like a manifest but is never read
+            # (or a symlink that would read one from outside the repository).
+            result.problems.append(
+                ManifestProblem(
+                    entry.path,
+                    0,
+                    "manifest-name",
+                    f"not a manifest: expected a regular file {MANIFEST_DIR}/<role>{MANIFEST_SUFFIX}",
+                )
+            )
+            continue
+        data = files.read(entry.path)
+        if data is None:
+            continue
+        entries, problems = parse_manifest(role, entry.path, data)
+        for item in entries:
+            folded = item.path.casefold()
+            if folded in seen:
+                # Attack: one path listed twice with different hashes: which one
+                # signers reviewed would depend on the order lines are read.
+                problems.append(
+                    ManifestProblem(
+                        entry.path,
+                        item.line,
+                        "manifest-duplicate",
+                        f"{item.path!r} is listed more than once (also as {seen[folded]})",
+                    )
+                )
+                continue
+            seen[folded] = f"{entry.path}:{item.line}"
+            result.entries.append(item)
+        result.problems.extend(problems)
+    return result
+
+
+def parse_manifest(
+    role: str, manifest: str, data: bytes
+) -> tuple[list[ManifestEntry], list[ManifestProblem]]:
+    """The valid entries and the problems of one manifest file."""
+    if len(data) > MAX_MANIFEST_BYTES:
+        return [], [
+            ManifestProblem(
+                manifest, 0, "manifest-malformed", f"larger than {MAX_MANIFEST_BYTES} bytes"
+            )
+        ]
+    entries: list[ManifestEntry] = []
+    problems: list[ManifestProblem] = []
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()  # the final newline
+    for number, raw in enumerate(lines, start=1):
+        try:
+            target = parse_line(raw)
+        except _LineError as e:
+            problems.append(ManifestProblem(manifest, number, e.code, str(e)))
+            continue
+        entries.append(ManifestEntry(role, manifest, number, target))
+    return entries, problems
+
+
+def parse_line(raw: bytes) -> TargetFile:
+    """One manifest line as a metadata entry.
+
+    Raises:
+        _LineError: with the finding code of the first problem.
+    """
+    if len(raw) > MAX_LINE:
+        raise _LineError("manifest-malformed", f"line longer than {MAX_LINE} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _LineError("manifest-malformed", "not UTF-8") from None
+    if not text.strip():
+        raise _LineError("manifest-malformed", "blank line")
+    try:
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as e:
+        raise _LineError("manifest-malformed", f"not JSON: {str(e)[:80]}") from None
+    if not isinstance(value, dict):
+        raise _LineError("manifest-malformed", "not a JSON object")
+    unknown = sorted(set(value) - _FIELDS)
+    if unknown:
+        raise _LineError("manifest-malformed", f"unknown field(s) {', '.join(unknown)[:80]}")
+    path = _path(value.get("path"))
+    length = _length(value.get("length"))
+    hashes = _hashes(value.get("hashes"))
+    extra: dict[str, Any] = {}
+    if "custom" in value:
+        if not isinstance(value["custom"], dict):
+            raise _LineError("manifest-bad-custom", "custom must be a JSON object")
+        extra["custom"] = value["custom"]
+    return TargetFile(length, hashes, path, unrecognized_fields=extra)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        # Attack: {"length": 1, "length": 2}: parsers disagree about which one counts.
+        raise ValueError("a key appears twice")
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _path(path: object) -> str:
+    # Attack: a path that escapes targets/ or names another file on a client's
+    # disk or in a URL (.., absolute, backslash, %, ?, #, control characters).
+    if not isinstance(path, str) or not path:
+        raise _LineError("manifest-bad-path", "path must be a non-empty string")
+    if len(path) > MAX_PATH or not all(_SEGMENT.fullmatch(s) for s in path.split("/")):
+        raise _LineError(
+            "manifest-bad-path",
+            f"path {path[:80]!r} is not a safe target path (letters, digits and ._+~- in "
+            "/-separated segments, none empty or starting with '.')",
+        )
+    return path
+
+
+def _length(length: object) -> int:
+    # Attack: a length clients cannot compare exactly (a float, a huge or
+    # negative number) would let another file pass or make every download fail.
+    if isinstance(length, bool) or not isinstance(length, int) or not 0 <= length <= MAX_LENGTH:
+        raise _LineError(
+            "manifest-bad-length",
+            f"length must be a whole number of bytes from 0 to {MAX_LENGTH}, "
+            f"not {str(length)[:40]}",
+        )
+    return length
+
+
+def _hashes(hashes: object) -> dict[str, str]:
+    # Attack: a missing, short or unknown hash would leave the artifact unchecked
+    # by some client, or make every client refuse it.
+    if not isinstance(hashes, dict) or REQUIRED_HASH not in hashes:
+        raise _LineError("manifest-bad-hash", f"hashes must be an object with {REQUIRED_HASH}")
+    checked = {}
+    for algorithm, digest in hashes.items():
+        if algorithm not in HASH_HEX_LENGTHS:
+            raise _LineError(
+                "manifest-bad-hash",
+                f"hash algorithm {str(algorithm)[:20]!r} is not one of "
+                f"{', '.join(HASH_HEX_LENGTHS)}",
+            )
+        if not (
+            isinstance(digest, str)
+            and len(digest) == HASH_HEX_LENGTHS[algorithm]
+            and re.fullmatch(r"[0-9a-f]+", digest)
+        ):
+            raise _LineError(
+                "manifest-bad-hash",
+                f"{algorithm} must be {HASH_HEX_LENGTHS[algorithm]} lowercase hex digits",
+            )
+        checked[algorithm] = digest
+    return checked
+
+
+def external_paths(files: Store) -> frozenset[str]:
+    """Target paths that manifests list (publish writes no file for them)."""
+    return read_manifests(files).paths
+
+
+def add_manifest_artifacts(
+    files: Store,
+    wanted: dict[str, dict[str, TargetFile]],
+    owner: Callable[[str], str],
+    is_bin_of: Callable[[str, str], bool],
+) -> None:
+    """Add every manifest entry to the role that owns its path (``wanted``: role -> entries).
+
+    Args:
+        files: the checkout (manifests and the files under targets/).
+        wanted: role -> entries the files under targets/ call for; updated in place.
+        owner: the role owning a target path.
+        is_bin_of: whether the first role is a hash bin of the second.
+
+    Raises:
+        RejectedError: any manifest problem (see :func:`read_manifests`, :func:`conflicts`).
+    """
+    manifests = read_manifests(files)
+    file_paths = [p for entries in wanted.values() for p in entries]
+    problems = manifests.problems + conflicts(manifests, file_paths, owner, is_bin_of)
+    Manifests(manifests.entries, problems).require_valid()
+    for entry in manifests.entries:
+        wanted.setdefault(owner(entry.path), {})[entry.path] = entry.target
+
+
+def conflicts(
+    manifests: Manifests,
+    file_paths: Iterable[str],
+    owner: Callable[[str], str],
+    is_bin_of: Callable[[str, str], bool],
+) -> list[ManifestProblem]:
+    """Entries whose path is also a file, or is owned by another role than their manifest's."""
+    files = {p.casefold() for p in file_paths}
+    problems = []
+    for entry in manifests.entries:
+        if entry.path.casefold() in files:
+            # Attack: two descriptions of one path; signers review one, clients get the other.
+            problems.append(
+                ManifestProblem(
+                    entry.manifest,
+                    entry.line,
+                    "manifest-duplicate",
+                    f"{entry.path!r} is also a file under targets/",
+                )
+            )
+            continue
+        role = owner(entry.path)
+        if role != entry.role and not is_bin_of(role, entry.role):
+            # Attack: a manifest adding artifacts under another role's paths.
+            problems.append(
+                ManifestProblem(
+                    entry.manifest,
+                    entry.line,
+                    "manifest-role",
+                    f"{entry.path!r} belongs to {role}, not to {entry.role}",
+                )
+            )
+    return problems
+
+
+__all__ = [
+    "MANIFEST_DIR",
+    "ManifestEntry",
+    "ManifestProblem",
+    "Manifests",
+    "add_manifest_artifacts",
+    "conflicts",
+    "external_paths",
+    "is_manifest_path",
+    "manifest_path",
+    "parse_line",
+    "parse_manifest",
+    "read_manifests",
+]

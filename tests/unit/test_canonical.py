@@ -1,0 +1,93 @@
+"""The fast canonical JSON equals securesystemslib's, and falls back where they differ (#14)."""
+
+from __future__ import annotations
+
+import enum
+import sys
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from securesystemslib.formats import encode_canonical
+from tuf.api.metadata import Metadata, TargetFile, Targets
+from tuf.api.serialization import SerializationError
+
+from tufrepo.core.parsing import canonical_bytes, canonical_dict_bytes
+
+
+def slow(data: Any) -> bytes:
+    text = encode_canonical(data)
+    assert isinstance(text, str)
+    return text.encode("utf-8")
+
+
+ADVERSARIAL = [
+    "",
+    "plain",
+    'quote " inside',
+    "back\\slash",
+    "\\n written out",  # backslash then n: not a newline
+    '\\"',
+    "\\\\\n",
+    "new\nline",
+    "\x00nul",
+    "\x1f\x7f\x80",
+    "\u2028\u2029",  # JSON-in-JS separators: json.dumps leaves them raw too
+    "\ufeffbom",
+    "😀 astral",
+    "\\u0000 spelled out",
+    "tab\there",
+]
+
+
+@pytest.mark.parametrize("text", ADVERSARIAL, ids=repr)
+def test_adversarial_strings_as_values_and_keys(text: str) -> None:
+    data = {"k": text, text: [text, {"n": 1}], "t": True, "f": False, "z": None}
+    assert canonical_dict_bytes(data) == slow(data)
+
+
+def test_every_code_point_alone() -> None:
+    chars = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF]
+    for start in range(0, len(chars), 4096):
+        chunk = chars[start : start + 4096]
+        data = {"values": chunk, "keys": dict.fromkeys(chunk, 0)}
+        assert canonical_dict_bytes(data) == slow(data)
+
+
+class Level(enum.IntEnum):
+    ONE = 1
+
+
+def test_types_json_would_write_differently_take_the_slow_path() -> None:
+    for data in ({"v": Level.ONE}, {"v": (1, 2)}, {"v": [True, 10**40, -5]}):
+        assert canonical_dict_bytes(data) == slow(data)
+
+
+@pytest.mark.parametrize(
+    "data", [{"v": 1.5}, {"v": float("nan")}, {"v": "\ud800"}, {1: "int key"}, {"v": b"x"}]
+)
+def test_what_canonical_json_refuses_is_refused(data: dict[str, object]) -> None:
+    with pytest.raises(SerializationError):
+        canonical_dict_bytes(data)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(), json_values, max_size=6))
+def test_any_json_document(data: dict[str, object]) -> None:
+    assert canonical_dict_bytes(data) == slow(data)
+
+
+def test_metadata_signed_bytes() -> None:
+    md = Metadata(Targets())
+    for i in range(50):
+        name = f'dir/"{i}"\\file\n{i}'
+        md.signed.targets[name] = TargetFile(i, {"sha256": f"{i:064x}"}, name)
+    md.signed.unrecognized_fields["x-custom"] = {"nested": ["\x01", 2]}
+    assert canonical_bytes(md.signed) == md.signed_bytes
