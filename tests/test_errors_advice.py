@@ -214,7 +214,7 @@ def test_the_cli_prints_advice_derived_from_the_cause(
     def expired(*_args: object, **_kwargs: object) -> bytes:
         raise RejectedError("app.json does not verify") from ExpiredMetadataError("expired")
 
-    monkeypatch.setattr("tufrepo.cli.client.download_target", expired)
+    monkeypatch.setattr("tufrepo.client.download_target", expired)
     result = run("download", "app.json", "--metadata-url", "http://x/m", "--root", str(bad_root))
     assert result.exit_code == 4
     assert result.stderr.splitlines() == [
@@ -289,7 +289,7 @@ def test_library_warnings_show_as_warning_lines(
         log.warning("the mirror is stale;\nusing it anyway")
         return b"{}"
 
-    monkeypatch.setattr("tufrepo.cli.client.download_target", noisy)
+    monkeypatch.setattr("tufrepo.client.download_target", noisy)
     root = tmp_path / "root.json"
     root.write_text("{}")
     args = ("download", "app.json", "--metadata-url", "http://x/m", "--root", str(root))

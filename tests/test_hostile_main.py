@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from conftest import World, git, init_repo, out, run
 from securesystemslib.signer import CryptoSigner, Signer
-from tuf.api.metadata import Metadata, Root
+from tuf.api.metadata import Metadata, Root, Signature
 
 from tufrepo import signers
 from tufrepo.core import fields
@@ -287,3 +287,44 @@ def test_a_mirror_serving_another_repository_is_refused(main: Main, tmp_path: Pa
     result = main.world.ci_run("online-sign", "--push", "--anchor", str(fake))
     assert result.exit_code == 4, out(result)
     assert "the published timestamp.json is not an online-signed state of main" in out(result)
+
+
+@pytest.mark.parametrize("disguise", ["reserialised", "extra-signature"])
+def test_an_artifact_swapped_under_a_disguised_timestamp_is_refused(
+    world: World, disguise: str
+) -> None:
+    # Attack (#14 red team): push rights on main, no keys. Swap an artifact's
+    # bytes, then commit a timestamp.json with the same signed part but new bytes,
+    # so that commit looks like the one online-sign judged. Main must still hash
+    # the swapped file, on every path that signs or publishes.
+    alice = world.user("alice")
+    assert init_repo(world, alice).exit_code == 0
+    git(alice.clone, "fetch", "-q")
+    git(alice.clone, "switch", "-q", "-c", "sign/init", "origin/sign/init")
+    (alice.clone / "targets").mkdir(exist_ok=True)
+    (alice.clone / "targets" / "app.bin").write_bytes(b"GOOD release bytes\n")
+    git(alice.clone, "add", "targets")
+    git(alice.clone, "commit", "-q", "-m", "artifact")
+    git(alice.clone, "push", "-q", "origin", "sign/init")
+    assert world.ci_run("update-targets", "--push", event="sign/init").exit_code == 0
+    assert alice.sign("sign/init").exit_code == 0
+    world.merge("sign/init")
+    assert world.ci_run("online-sign", "--push").exit_code == 0
+    site = world.root / "site"
+    assert world.ci_run("publish", str(site)).exit_code == 0
+
+    main = Main(world, site, world.root / "attacker")
+    git(world.root, "clone", "-q", str(world.origin), str(main.attacker))
+    (main.attacker / "targets" / "app.bin").write_bytes(b"EVIL release bytes\n")  # same length: only hashing tells
+    main.commit("Update docs")
+    timestamp = main.attacker / "metadata" / "timestamp.json"
+    if disguise == "reserialised":
+        document = json.loads(timestamp.read_bytes())
+        timestamp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    else:
+        md = Metadata.from_bytes(timestamp.read_bytes())
+        md.signatures["ab" * 32] = Signature("ab" * 32, "00" * 64)
+        timestamp.write_bytes(serialize(md))
+    main.commit("Online sign")
+    for results in (main.refusals(), main.refusals("--anchor", str(site))):
+        _assert_refused(results, "targets lists targets/app.bin with")

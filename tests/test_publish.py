@@ -571,6 +571,36 @@ def test_a_symlink_in_place_of_a_written_file_is_not_deleted_through(
     assert not (tmp_path / "site" / "index.html").is_symlink()
 
 
+@pytest.mark.parametrize("escape", ["relative", "absolute", "through-a-link"])
+def test_a_planted_marker_never_deletes_outside_out(
+    built: RepoBuilder, tmp_path: Path, escape: str
+) -> None:
+    # Attack: a marker left in a reused OUT lists files outside it; publish
+    # must not delete what it never wrote (red-team finding).
+    victims = tmp_path / "precious"
+    victims.mkdir()
+    victim = victims / "keep.txt"
+    victim.write_text("keep me")
+    out = tmp_path / "deep" / "site"
+    out.mkdir(parents=True)
+    listed = {
+        "relative": "../../precious/keep.txt",
+        "absolute": str(victim),
+        "through-a-link": "link/keep.txt",
+    }[escape]
+    if escape == "through-a-link":
+        (out / "link").symlink_to(victims)
+    marker = {"format": 1, "metadata_path": "metadata", "targets_path": "targets"}
+    (out / ".tufrepo-site").write_text(json.dumps({**marker, "files": [listed]}))
+    if escape == "through-a-link":
+        with pytest.raises(RejectedError, match=r"did not write: link/?$"):
+            publish(built, out)
+    else:
+        publish(built, out)
+        assert (out / "index.html").is_file()
+    assert victim.read_text() == "keep me"
+
+
 @pytest.mark.parametrize(
     ("option", "value", "problem"),
     [

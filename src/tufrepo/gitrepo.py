@@ -292,39 +292,6 @@ class GitRepo:
                 blobs[path] = parts[1]
         return blobs
 
-    def online_sign_base(self, rev: str, timestamp_path: str, directory: str) -> str | None:
-        """The commit whose files online-sign judged before signing ``rev``'s timestamp, or None.
-
-        That is the parent of the one commit without merges, reachable from
-        ``rev``, that set ``timestamp_path`` to its content at ``rev`` and left
-        ``directory`` unchanged (what online-sign commits).  None when there is
-        not exactly one such commit: a second one is a copy of the signed
-        timestamp onto other files (see ``ops.anchor``), never trusted.
-        """
-        blob = self.list_files(rev, timestamp_path).get(timestamp_path)
-        if blob is None:
-            return None
-        out = self._git(
-            "log", "--no-merges", "--full-history", "--no-abbrev", "--format=@%H %P",
-            "--raw", rev, "--", timestamp_path,
-        )  # fmt: skip
-        setting: list[tuple[str, list[str]]] = []
-        commit: tuple[str, list[str]] | None = None
-        for line in out.splitlines():
-            if line.startswith("@"):
-                shas = line[1:].split()
-                commit = (shas[0], shas[1:])
-            elif line.startswith(":") and commit is not None:
-                fields = line.split("\t", 1)[0].split()
-                if len(fields) >= 4 and fields[3] == blob:
-                    setting.append(commit)
-        if len(setting) != 1 or len(setting[0][1]) != 1:
-            return None
-        sha, (parent,) = setting[0]
-        if any(p.startswith(f"{directory}/") for p in self.changed_paths(parent, sha)):
-            return None
-        return parent
-
     def read_blob_by_sha(self, sha: str) -> bytes:
         """A blob's content; blobs up to 1 MB are cached (history walks reread them)."""
         cached = self._blob_cache.get(sha)

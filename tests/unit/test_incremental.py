@@ -158,39 +158,3 @@ def test_worktree_blobs_leave_out_changed_and_untracked_files(tmp_path: Path) ->
         blobs = repo.worktree_blobs("targets")
     assert list(blobs) == ["targets/a"]
     assert blobs["targets/a"] == git(tmp_path, "hash-object", "targets/a")
-
-
-def test_online_sign_base_is_the_state_online_sign_judged(tmp_path: Path) -> None:
-    git(tmp_path, "init", "-q", "-b", "main")
-    judged = commit(tmp_path, {"targets/a": "a", "metadata/targets.json": "v1"}, "merge")
-    signed = commit(tmp_path, {"metadata/timestamp.json": "ts1"}, "Online sign")
-    commit(tmp_path, {"metadata/targets.json": "v2", "targets/b": "b"}, "merge 2")
-    with GitRepo(tmp_path) as repo:
-        assert repo.online_sign_base(signed, "metadata/timestamp.json", "targets") == judged
-        head = repo.head()
-        assert head is not None
-        assert repo.online_sign_base(head, "metadata/timestamp.json", "targets") == judged
-
-
-def test_a_copied_timestamp_gives_no_base(tmp_path: Path) -> None:
-    # Attack: whoever can push to main removes the timestamp, then puts the
-    # signed one back on top of other files; that commit "looks" online-signed.
-    git(tmp_path, "init", "-q", "-b", "main")
-    commit(tmp_path, {"targets/a": "a"}, "merge")
-    commit(tmp_path, {"metadata/timestamp.json": "ts1"}, "Online sign")
-    commit(tmp_path, {"metadata/timestamp.json": None}, "remove")
-    commit(tmp_path, {"metadata/timestamp.json": "ts1"}, "restore")
-    with GitRepo(tmp_path) as repo:
-        head = repo.head()
-        assert head is not None
-        assert repo.online_sign_base(head, "metadata/timestamp.json", "targets") is None
-
-
-def test_a_timestamp_committed_with_artifacts_gives_no_base(tmp_path: Path) -> None:
-    git(tmp_path, "init", "-q", "-b", "main")
-    commit(tmp_path, {"targets/a": "a"}, "merge")
-    commit(tmp_path, {"metadata/timestamp.json": "ts1", "targets/a": "evil"}, "not online-sign")
-    with GitRepo(tmp_path) as repo:
-        head = repo.head()
-        assert head is not None
-        assert repo.online_sign_base(head, "metadata/timestamp.json", "targets") is None

@@ -37,11 +37,11 @@ class KnownArtifacts:
       which main's own judgement (online-sign, publish, verify) covers; the
       event is judged on what it changes, and a file it does not change keeps
       the entry that main already vouches for;
-    * main: the state online-sign last judged before signing main's current
-      timestamp (:meth:`tufrepo.gitrepo.GitRepo.online_sign_base`), found only
-      when exactly one plain commit introduced that timestamp without touching
-      targets/, as online-sign commits; a copy of a signed timestamp onto other
-      files (a merge, or a second commit) gives no base and every file is read.
+    * main: never.  Main is read and hashed in full: anyone who can push to
+      main can make a commit of their own look like the state online-sign
+      judged (a re-serialised or re-signed copy of the signed timestamp
+      committed after swapping an artifact's bytes), so no earlier state of
+      main vouches for its files (red-team finding, #14).
 
     Args:
         current: target path -> blob id, for files known to hold exactly that blob now.

@@ -34,10 +34,9 @@ from tufrepo.core import fields, layout
 from tufrepo.core.constants import ROOT, ROOT_HISTORY_DIR, SNAPSHOT, TIMESTAMP
 from tufrepo.core.parsing import MAX_METADATA_BYTES, parse_typed
 from tufrepo.core.repository import TufRepository
-from tufrepo.core.store import OverlayStore, WorktreeStore
+from tufrepo.core.store import OverlayStore
 from tufrepo.errors import GitStateError, MetadataError, RejectedError, UsageError
 from tufrepo.gitrepo import GitTreeStore
-from tufrepo.ops import artifacts
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -253,14 +252,9 @@ def _judge_history(
     if rev is not None:
         findings += _merged_histories(git, rev, repo.store)
     head = TufRepository(OverlayStore(repo.store), now=now, known_good=previous)
-    # #14: main's files unchanged since online-sign last judged them are not read
-    # again (ops.artifacts.for_main says when that state can be trusted).
-    known = (
-        artifacts.for_main(git, rev, now=now)
-        if isinstance(files, WorktreeStore) and files.top.resolve() == git.top.resolve()
-        else None
-    )
-    findings += judge_main(head, files, previous, now=now, known=known)
+    # Main's files are all read and hashed: no earlier state of main can vouch
+    # for them (a main-pusher can forge one that looks online-signed; #14 red team).
+    findings += judge_main(head, files, previous, now=now)
     source = (
         f"main's history from commit {last[:7]}"
         if last

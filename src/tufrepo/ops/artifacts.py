@@ -7,8 +7,8 @@ trusted tree and the blob ids; :class:`tufrepo.ops.targets.KnownArtifacts`
 says why each choice is safe.
 
 * a signing event: its known good (the merge-base with main);
-* main: the state online-sign judged before signing main's timestamp
-  (:meth:`tufrepo.gitrepo.GitRepo.online_sign_base`), else nothing (all read).
+* main: nothing; main is read and hashed in full (see KnownArtifacts: no
+  earlier state of main can be told apart from one its pushers forged).
 
 Nothing here is written by, or read from, the tree under judgement except its
 files' git blob ids, which are content hashes.
@@ -21,16 +21,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from tufrepo.core import layout
 from tufrepo.core.artifacts import KnownArtifacts, known_entries
-from tufrepo.core.constants import TARGETS_DIR, TIMESTAMP
-from tufrepo.core.repository import TufRepository
-from tufrepo.core.store import OverlayStore
-from tufrepo.gitrepo import GitTreeStore
+from tufrepo.core.constants import TARGETS_DIR
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
+    from tufrepo.core.repository import TufRepository
+    from tufrepo.core.store import OverlayStore
     from tufrepo.gitrepo import GitRepo
 
 _PREFIX = f"{TARGETS_DIR}/"
@@ -97,21 +93,4 @@ def for_event(
     return _known(git, known_good, known_good_repo, _Unchanged(_target_blobs(blobs), overlay))
 
 
-def for_main(git: GitRepo, head: str | None, *, now: datetime) -> KnownArtifacts | None:
-    """Entries for main's files unchanged since online-sign last judged them, or None.
-
-    ``head`` is main's commit; its work tree must be what is judged (files it
-    changed are left out and read).  None when no single online-sign commit
-    can be found for main's timestamp (then every file is read).
-    """
-    if head is None:
-        return None
-    base = git.online_sign_base(head, layout.role_path(TIMESTAMP), TARGETS_DIR)
-    if base is None:
-        return None
-    base_repo = TufRepository(OverlayStore(GitTreeStore(git, base)), now=now)
-    current = _Unchanged(_target_blobs(git.worktree_blobs(TARGETS_DIR)), None)
-    return _known(git, base, base_repo, current)
-
-
-__all__ = ["for_event", "for_main"]
+__all__ = ["for_event"]

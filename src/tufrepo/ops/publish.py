@@ -315,7 +315,25 @@ def _marker_files(out: Path) -> set[str] | None:
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
         return None
     # Only regular files count as written: a symlink in its place was not.
-    return {f for f in files if (out / f).is_file() and not (out / f).is_symlink()}
+    return {f for f in files if _written_file_inside(out, f)}
+
+
+def _written_file_inside(out: Path, listed: str) -> bool:
+    """Whether a marker entry names a regular file inside ``out``, reached without links.
+
+    Attack: a marker planted in OUT (a reused or restored directory) listing
+    ``../x``, an absolute path, or a path through a symlinked directory would
+    make publish delete files it never wrote, outside OUT.
+    """
+    parts = listed.split("/")
+    if not listed or "\\" in listed or any(part in ("", ".", "..") for part in parts):
+        return False
+    path = out
+    for part in parts:
+        path = path / part
+        if path.is_symlink():
+            return False
+    return path.is_file() and path.resolve().is_relative_to(out.resolve())
 
 
 def build_site(
@@ -585,7 +603,8 @@ def _remove_written(old: Path) -> None:
     directory holding it): publish never deletes what it did not write.
     """
     for path in sorted(_marker_files(old) or ()):
-        (old / path).unlink(missing_ok=True)
+        if _written_file_inside(old, path):  # checked again just before deleting
+            (old / path).unlink(missing_ok=True)
     (old / SITE_MARKER).unlink(missing_ok=True)
     for directory, _, _ in sorted(os.walk(old), key=lambda w: -len(Path(w[0]).parts)):
         with contextlib.suppress(OSError):  # not empty: something publish did not write
