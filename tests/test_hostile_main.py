@@ -315,7 +315,9 @@ def test_an_artifact_swapped_under_a_disguised_timestamp_is_refused(
 
     main = Main(world, site, world.root / "attacker")
     git(world.root, "clone", "-q", str(world.origin), str(main.attacker))
-    (main.attacker / "targets" / "app.bin").write_bytes(b"EVIL release bytes\n")  # same length: only hashing tells
+    (main.attacker / "targets" / "app.bin").write_bytes(
+        b"EVIL release bytes\n"
+    )  # same length: only hashing tells
     main.commit("Update docs")
     timestamp = main.attacker / "metadata" / "timestamp.json"
     if disguise == "reserialised":
