@@ -256,6 +256,9 @@ def test_bins_refused_for_top_level_roles_and_bad_counts(world: World) -> None:
     result = alice.tufrepo("delegate", "sign/x", "targets", "--bins", "4", "--key", alice.key_uri)
     assert result.exit_code == 2
     assert "--bins do not apply to targets" in out(result)
+    result = alice.tufrepo("delegate", "sign/x", "timestamp", "--bins", "4")
+    assert result.exit_code == 2
+    assert "timestamp is signed online: only --online-key" in out(result)
     result = alice.tufrepo("delegate", "sign/x", "releases", "--bins", "3")
     assert result.exit_code == 2
     assert "power of two" in out(result)

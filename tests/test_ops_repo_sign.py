@@ -110,6 +110,25 @@ def test_after_pushing_to_a_fork_the_pull_request_page_is_shown(world: World) ->
     assert git(world.root, "--git-dir", fork, "rev-parse", f"{EVENT}~1") == upstream_tip
 
 
+def test_a_stale_copy_of_the_event_on_the_fork_is_replaced(world: World) -> None:
+    # The fork still holds an older copy of the event (an earlier signature,
+    # merged upstream since, or superseded): signing replaces it rather than
+    # failing on a push that can never fast-forward.
+    alice, _ = two_signer_event(world)
+    fork = _github_remotes(world, alice)
+    stale = world.root / "stale"
+    git(world.root, "clone", "-q", "-b", EVENT, fork, str(stale))
+    git(stale, "commit", "-q", "--allow-empty", "-m", "an older signature")
+    git(stale, "push", "-q", "origin", EVENT)
+    upstream_tip = git(world.origin, "rev-parse", EVENT)
+
+    result = repo_sign("-C", str(alice.clone), EVENT, "--key", alice.key_uri)
+
+    assert result.exit_code == 0, out(result)
+    assert git(world.root, "--git-dir", fork, "rev-parse", f"{EVENT}~1") == upstream_tip
+    assert git(world.origin, "rev-parse", EVENT) == upstream_tip  # upstream never forced
+
+
 def test_the_pull_request_page_is_in_the_json_result(world: World) -> None:
     alice, _ = two_signer_event(world)
     _github_remotes(world, alice)

@@ -383,8 +383,11 @@ class GitRepo:
             )
         self._git("fetch", "--prune", "--quiet", remote)
 
-    def push(self, remote: str, sha: str, branch: str) -> None:
-        """Push ``sha`` to ``refs/heads/<branch>`` on ``remote``; never forced.
+    def push(self, remote: str, sha: str, branch: str, *, replace: bool = False) -> None:
+        """Push ``sha`` to ``refs/heads/<branch>`` on ``remote``.
+
+        Never forced, except with ``replace`` (a signer's own fork: see
+        :meth:`tufrepo.ops.session.EventSession.publish`).
 
         Raises:
             PushRejectedError: the remote branch moved (not a fast-forward).
@@ -394,7 +397,13 @@ class GitRepo:
         """
         try:
             self._repo.git.execute(
-                ["git", "push", "--porcelain", remote, f"{sha}:refs/heads/{branch}"],
+                [
+                    "git",
+                    "push",
+                    "--porcelain",
+                    remote,
+                    f"{'+' if replace else ''}{sha}:refs/heads/{branch}",
+                ],
                 env=self._env,
             )
         except GitCommandError as e:

@@ -272,17 +272,6 @@ def _grouped(changes: list[SummaryChange]) -> list[SummaryChange]:
     )
 
 
-def signer_count(status: RoleStatus) -> str:
-    """``1/2 (2/2)``: known-good root count first for root, as tuf-on-ci shows it."""
-    if status.signers is None:
-        return "0/?"
-    new = f"{len(status.signers.signed)}/{status.signers.threshold}"
-    if status.known_good_signers is not None:
-        kg = status.known_good_signers
-        return f"{len(kg.signed)}/{kg.threshold} ({new})"
-    return new
-
-
 anchor_option = click.option(
     "--anchor",
     metavar="URL|DIR",

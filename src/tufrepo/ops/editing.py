@@ -241,6 +241,7 @@ def _configure_online(event: SigningEvent, role: str, change: RoleChange) -> Edi
         or change.threshold is not None
         or change.paths
         or change.terminating is not None
+        or change.bins is not None
     ):
         raise UsageError(
             f"{role} is signed online: only --online-key, --expiry and --signing-period apply"

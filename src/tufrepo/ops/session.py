@@ -172,7 +172,13 @@ class EventSession:
                 hint=f"`tufrepo status` on {self.name} lists every finding",
             )
         if push:
-            self.git.push(self.push_remote, self.base, self.name)
+            # A fork (push remote other than the pull remote) is the signer's own:
+            # its copy of the event is replaced by the event's tip plus these
+            # signatures (as tuf-on-ci does); an older copy there was either
+            # merged upstream already or is superseded by this push. The pull
+            # remote's branch is never forced.
+            fork = self.push_remote != self.pull_remote
+            self.git.push(self.push_remote, self.base, self.name, replace=fork)
             return f"{self.push_remote}/{self.name}"
         self.git.set_branch(self.name, self.base)
         return f"local branch {self.name}"
