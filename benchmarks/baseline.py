@@ -9,11 +9,21 @@ as its own process by bench.py:
     baseline.py online CHECKOUT KEY       read targets versions, new snapshot + timestamp, sign, write
     baseline.py publish CHECKOUT OUT      versioned metadata copies + hash-prefixed artifacts
     baseline.py client URL ROOT TARGET    ngclient refresh and one download
+
+For bench_million.py (hash bins, artifacts listed in a manifest):
+
+    baseline.py bins MANIFEST OUT COUNT [KEY]  parse the JSONL manifest, place each entry in
+                                               one of COUNT hash bins (path_hash_prefixes),
+                                               write the delegator + bins (signed with KEY)
+    baseline.py sign DIR KEY                   load, sign and rewrite every *.json in DIR
+    baseline.py snapshot DIR KEY               snapshot of every targets role in DIR + timestamp
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import shutil
 import sys
 import tempfile
@@ -22,7 +32,16 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from securesystemslib.signer import CryptoSigner
-from tuf.api.metadata import Metadata, MetaFile, Snapshot, TargetFile, Targets, Timestamp
+from tuf.api.metadata import (
+    DelegatedRole,
+    Delegations,
+    Metadata,
+    MetaFile,
+    Snapshot,
+    TargetFile,
+    Targets,
+    Timestamp,
+)
 from tuf.api.serialization.json import JSONSerializer
 from tuf.ngclient import Updater
 
@@ -101,6 +120,72 @@ def client(url: str, root: str, target: str) -> None:
         updater.download_target(info)
 
 
+def bins(manifest: Path, out: Path, count: int, key: str | None) -> None:
+    signer = _signer(key) if key else None
+    expires = datetime.now(UTC) + timedelta(days=365)
+    length = max(1, math.ceil((count.bit_length() - 1) / 4))
+    per_bin = 16**length // count
+    names = [f"releases-bin-{i:0{max(2, len(f'{count - 1:x}'))}x}" for i in range(count)]
+    placed: list[dict[str, TargetFile]] = [{} for _ in range(count)]
+    with manifest.open("rb") as lines:
+        for line in lines:
+            value = json.loads(line)
+            path = value["path"]
+            prefix = int(hashlib.sha256(path.encode()).hexdigest()[:length], 16)
+            placed[prefix // per_bin][path] = TargetFile(value["length"], value["hashes"], path)
+    keyids = [signer.public_key.keyid] if signer else []
+    delegator = Metadata(Targets(expires=expires))
+    delegator.signed.delegations = Delegations(
+        keys={signer.public_key.keyid: signer.public_key} if signer else {},
+        roles={
+            name: DelegatedRole(
+                name,
+                keyids,
+                1,
+                terminating=True,
+                path_hash_prefixes=[
+                    f"{p:0{length}x}" for p in range(i * per_bin, (i + 1) * per_bin)
+                ],
+            )
+            for i, name in enumerate(names)
+        },
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    roles = [("releases", delegator)]
+    roles += [
+        (n, Metadata(Targets(expires=expires, targets=t)))
+        for n, t in zip(names, placed, strict=True)
+    ]
+    for name, md in roles:
+        if signer:
+            md.sign(signer)
+        (out / f"{name}.json").write_bytes(SER.serialize(md))
+
+
+def sign(directory: Path, key: str) -> None:
+    signer = _signer(key)
+    for path in sorted(directory.glob("*.json")):
+        md = Metadata.from_file(str(path))
+        md.sign(signer)
+        path.write_bytes(SER.serialize(md))
+
+
+def snapshot_all(directory: Path, key: str) -> None:
+    signer = _signer(key)
+    snapshot = Metadata(Snapshot(expires=datetime.now(UTC) + timedelta(days=365)))
+    for path in sorted(directory.glob("*.json")):
+        signed: object = Metadata.from_file(str(path)).signed
+        if isinstance(signed, Targets):
+            snapshot.signed.meta[path.name] = MetaFile(version=signed.version)
+    snapshot.sign(signer)
+    timestamp = Metadata(Timestamp(expires=datetime.now(UTC) + timedelta(days=2)))
+    timestamp.signed.snapshot_meta = MetaFile(version=snapshot.signed.version)
+    timestamp.sign(signer)
+    with tempfile.TemporaryDirectory() as out:
+        (Path(out) / "snapshot.json").write_bytes(SER.serialize(snapshot))
+        (Path(out) / "timestamp.json").write_bytes(SER.serialize(timestamp))
+
+
 def main() -> None:
     cmd, *args = sys.argv[1:]
     if cmd == "targets":
@@ -113,6 +198,12 @@ def main() -> None:
         publish(Path(args[0]), Path(args[1]))
     elif cmd == "client":
         client(*args)
+    elif cmd == "bins":
+        bins(Path(args[0]), Path(args[1]), int(args[2]), args[3] if len(args) > 3 else None)
+    elif cmd == "sign":
+        sign(Path(args[0]), args[1])
+    elif cmd == "snapshot":
+        snapshot_all(Path(args[0]), args[1])
     else:
         raise SystemExit(f"unknown command {cmd}")
 
