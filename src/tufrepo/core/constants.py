@@ -56,3 +56,9 @@ DOWNLOAD_TIMEOUT: Final = 300.0
 """Seconds a whole test-client or download run may take (option --timeout)."""
 SITE_MARKER: Final = ".tufrepo-site"
 """The file at the top of a publish output listing what publish wrote there."""
+
+VERIFIED_COMMIT: Final = "x-tufrepo-verified-commit"
+"""A field of snapshot's signed part: the commit of main whose every artifact
+online-sign checked against its metadata before signing this snapshot.  Signed
+by the online key, so only CI vouches for it; later judgements of main read
+only the files changed since (see ``ops.artifacts.for_main``)."""

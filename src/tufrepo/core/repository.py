@@ -43,7 +43,15 @@ from tuf.repository import AbortEdit, Repository
 
 from tufrepo.core import delegations as tree
 from tufrepo.core import fields, layout
-from tufrepo.core.constants import ONLINE_ROLES, ROOT, SNAPSHOT, SPEC_VERSION, TARGETS, TIMESTAMP
+from tufrepo.core.constants import (
+    ONLINE_ROLES,
+    ROOT,
+    SNAPSHOT,
+    SPEC_VERSION,
+    TARGETS,
+    TIMESTAMP,
+    VERIFIED_COMMIT,
+)
 from tufrepo.core.parsing import (
     CANONICAL,
     AnyMetadata,
@@ -118,6 +126,9 @@ class TufRepository(Repository):
         self._raw: dict[str, bytes] = {}
         self._canonical: dict[str, bytes] = {}
         self._index: tree.DelegationIndex | None = None  # dropped when a targets role changes
+        # The commit whose artifacts were all checked before online signing:
+        # recorded in the snapshot signed now (constants.VERIFIED_COMMIT).
+        self.verified_commit: str | None = None
 
     # --- reading ---------------------------------------------------------------
     # Metadata read here is shared and parsed once: callers must not modify it
@@ -347,6 +358,12 @@ class TufRepository(Repository):
         md.signed.version = current.signed.version + 1 if current is not None else 1
         periods = fields.get_periods(root, role, None)
         md.signed.expires = self.now + timedelta(days=periods.expiry)
+        if role == SNAPSHOT:
+            # Never carried over from the snapshot before: it vouches only for
+            # the state judged in this run.
+            md.signed.unrecognized_fields.pop(VERIFIED_COMMIT, None)
+            if self.verified_commit is not None:
+                md.signed.unrecognized_fields[VERIFIED_COMMIT] = self.verified_commit
         md.signatures.clear()
         if self.signer_for is None:
             raise SignerUnavailableError(f"no online signer available to sign {role}")

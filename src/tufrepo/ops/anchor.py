@@ -34,9 +34,10 @@ from tufrepo.core import fields, layout
 from tufrepo.core.constants import ROOT, ROOT_HISTORY_DIR, SNAPSHOT, TIMESTAMP
 from tufrepo.core.parsing import MAX_METADATA_BYTES, parse_typed
 from tufrepo.core.repository import TufRepository
-from tufrepo.core.store import OverlayStore
+from tufrepo.core.store import OverlayStore, WorktreeStore
 from tufrepo.errors import GitStateError, MetadataError, RejectedError, UsageError
 from tufrepo.gitrepo import GitTreeStore
+from tufrepo.ops import artifacts
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -252,9 +253,19 @@ def _judge_history(
     if rev is not None:
         findings += _merged_histories(git, rev, repo.store)
     head = TufRepository(OverlayStore(repo.store), now=now, known_good=previous)
-    # Main's files are all read and hashed: no earlier state of main can vouch
-    # for them (a main-pusher can forge one that looks online-signed; #14 red team).
-    findings += judge_main(head, files, previous, now=now)
+    # #14: files unchanged since the commit main's online-signed snapshot vouches
+    # for are not read again; the snapshot is checked against the root of the
+    # last judged state (ops.artifacts.for_main says why that is safe).
+    known = None
+    if isinstance(files, WorktreeStore) and files.top.resolve() == git.top.resolve():
+        trusted = GitTreeStore(git, last) if last else None
+        trusted_root = (
+            TufRepository(OverlayStore(trusted), now=now).read_root() if trusted else None
+        )
+        known = artifacts.for_main(
+            git, head, trusted_root.signed if trusted_root else None, now=now
+        )
+    findings += judge_main(head, files, previous, now=now, known=known)
     source = (
         f"main's history from commit {last[:7]}"
         if last

@@ -7,8 +7,9 @@ trusted tree and the blob ids; :class:`tufrepo.ops.targets.KnownArtifacts`
 says why each choice is safe.
 
 * a signing event: its known good (the merge-base with main);
-* main: nothing; main is read and hashed in full (see KnownArtifacts: no
-  earlier state of main can be told apart from one its pushers forged).
+* main: the commit that main's current snapshot, signed by the online key,
+  names as verified (:func:`for_main`); never a state inferred from main's
+  history, which anyone who can push to main can forge.
 
 Nothing here is written by, or read from, the tree under judgement except its
 files' git blob ids, which are content hashes.
@@ -18,16 +19,27 @@ Not for: judging (``checks``), rebuilding entries (``targets``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
+from tuf.api.exceptions import UnsignedMetadataError
+
 from tufrepo.core.artifacts import KnownArtifacts, known_entries
-from tufrepo.core.constants import TARGETS_DIR
+from tufrepo.core.constants import SNAPSHOT, TARGETS_DIR, VERIFIED_COMMIT
+from tufrepo.core.parsing import canonical_bytes
+from tufrepo.core.repository import TufRepository
+from tufrepo.core.store import OverlayStore
+from tufrepo.gitrepo import GitTreeStore
 
 if TYPE_CHECKING:
-    from tufrepo.core.repository import TufRepository
-    from tufrepo.core.store import OverlayStore
+    from datetime import datetime
+
+    from tuf.api.metadata import Root
+
     from tufrepo.gitrepo import GitRepo
+
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 _PREFIX = f"{TARGETS_DIR}/"
 
@@ -93,4 +105,48 @@ def for_event(
     return _known(git, known_good, known_good_repo, _Unchanged(_target_blobs(blobs), overlay))
 
 
-__all__ = ["for_event"]
+def for_main(
+    git: GitRepo, head: TufRepository, trusted_root: Root | None, *, now: datetime
+) -> KnownArtifacts | None:
+    """Entries for main's files unchanged since the commit its snapshot vouches for, or None.
+
+    Main's snapshot names, in its signed part, the commit online-sign judged
+    in full before signing it (:data:`~tufrepo.core.constants.VERIFIED_COMMIT`).
+    That statement is taken only when the snapshot's signature verifies with
+    the online key of ``trusted_root`` (a root of main's judged history, not
+    the work tree's) and the commit exists; then a file whose blob is the one
+    it had in that commit keeps that commit's entry.  The statement is about
+    content-addressed objects, so a replayed older snapshot only names an
+    older verified commit: still true.
+
+    Attack: whoever can push to main, without the online key, cannot name a
+    commit of their own (the signature would not verify), and a commit that
+    merely looks online-signed vouches for nothing (#14 red team).
+
+    Args:
+        git: the checkout; its work tree is what is judged.
+        head: main's metadata in the work tree.
+        trusted_root: root of main's last judged online-signed state, or None
+            (then every file is read).
+        now: the time of the judgement.
+    """
+    snapshot = head.read_snapshot() if trusted_root is not None else None
+    if trusted_root is None or snapshot is None:
+        return None
+    commit = snapshot.signed.unrecognized_fields.get(VERIFIED_COMMIT)
+    if not isinstance(commit, str) or not _SHA.fullmatch(commit):
+        return None
+    try:
+        trusted_root.verify_delegate(
+            SNAPSHOT, canonical_bytes(snapshot.signed), snapshot.signatures
+        )
+    except UnsignedMetadataError:
+        return None
+    if git.rev(f"{commit}^{{commit}}") != commit:
+        return None
+    base = TufRepository(OverlayStore(GitTreeStore(git, commit)), now=now)
+    current = _Unchanged(_target_blobs(git.worktree_blobs(TARGETS_DIR)), None)
+    return _known(git, commit, base, current)
+
+
+__all__ = ["for_event", "for_main"]

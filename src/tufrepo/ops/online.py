@@ -189,6 +189,8 @@ def online_sign(
         overlay = OverlayStore(worktree)  # the work tree changes only once all is signed
         judge_checkout(git, anchor, "online-sign", now=now, handlers=handlers)
         repo = TufRepository(overlay, now=now, signer_for=signer_for)
+        # The clean work tree just judged, every artifact checked: HEAD's state.
+        repo.verified_commit = git.head()
         result = refresh_online_roles(repo, now)
         if not result.changed:
             return OnlineSignResult()
