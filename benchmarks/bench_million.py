@@ -54,6 +54,7 @@ from tufrepo.core.sizes import CLIENT_LIMITS, STRICTEST_CLIENTS  # noqa: E402
 
 ROLE = "releases"
 EVENT = "sign/million"
+ENTRY_BYTES = 160  # one serialized entry of releases/a<i>.bin (length, sha256), indented
 GIT_ENV = {
     "GIT_CONFIG_GLOBAL": os.devnull,
     "GIT_CONFIG_NOSYSTEM": "1",
@@ -257,6 +258,20 @@ class Million:
         )
         self.git("ci", "fetch", "-q")
         self.git("ci", "checkout", "-q", "-B", EVENT, f"origin/{EVENT}")
+        releases = json.loads((self.work / "ci" / "metadata" / f"{ROLE}.json").read_text())
+        self.count = len(releases["signed"]["delegations"]["roles"])
+        per_bin = self.n * ENTRY_BYTES // self.count
+        print(
+            f"    {self.count} bins: about {per_bin:,} bytes and {self.n // self.count:,} entries "
+            "per bin",
+            file=sys.stderr,
+        )
+        if per_bin > CLIENT_LIMITS["targets"]:
+            print(
+                "    WARNING: over the targets limit; update-targets will refuse "
+                f"(--bins {self.bins} counted the role's entries before the manifest's)",
+                file=sys.stderr,
+            )
         self.step(
             "update-targets --push", self.tufrepo("ci", "update-targets", "--push"), self.work
         )
@@ -313,6 +328,9 @@ class Million:
                 f"| {kind} | {files} | {name} | {size:,} | {limit:,} | "
                 f"{100 * size / limit:.1f} | {who} |"
             )
+        if "bin" in largest:
+            biggest = json.loads((self.site / "metadata" / largest["bin"][1]).read_text())
+            print(f"\nlargest bin: {len(biggest['signed']['targets']):,} entries")
         for line in over:
             print(f"OVER THE LIMIT: {line}")
         return not over
@@ -367,8 +385,7 @@ class Million:
     # --- 4. the baseline -----------------------------------------------------------------
 
     def run_baseline(self) -> None:
-        releases = json.loads((self.work / "ci" / "metadata" / f"{ROLE}.json").read_text())
-        count = len(releases["signed"]["delegations"]["roles"])
+        count = self.count
         manifest = self.work / "ci" / "targets" / ".manifests" / f"{ROLE}.jsonl"
         key = str(self.work / "keys" / "alice.pem")
         online = str(self.work / "keys" / "online.pem")
@@ -394,7 +411,6 @@ class Million:
             [*script, "bins", str(manifest), str(out), str(count), key],
             self.work,
         )[0]
-        self.count = count
 
     def report(self) -> None:
         print()
@@ -416,9 +432,13 @@ class Million:
             max((s.peak_mb or 0) for s in bin_work),
             self.baseline.get("bin work total"),
         )
-        measured = [s.peak_mb for s in self.steps if s.peak_mb is not None]
+        measured = [
+            s.peak_mb
+            for s in self.steps
+            if s.peak_mb is not None and not s.name.startswith("tuf-js")
+        ]
         print()
-        print(f"peak memory of any tufrepo step: {max(measured):.0f} MB")
+        print(f"peak memory of any tufrepo command: {max(measured):.0f} MB")
 
     @staticmethod
     def _row(name: str, seconds: float, peak: float | None, base: Step | None) -> None:

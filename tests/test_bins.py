@@ -84,6 +84,9 @@ def test_auto_count_grows_with_artifacts_and_with_a_smaller_budget() -> None:
     assert 16_000_000 / many <= 5_000_000 / 4
     assert auto_count(100_000, 16_000_000, 1_000_000) > many
     assert auto_count(10**9, 10**12, 1_000) == MAX_BINS
+    # tiny entries: the entry cap (tuf-js parses roles in quadratic time) decides
+    assert auto_count(5_000, 5_000, 5_000_000) == 4
+    assert auto_count(1_000_000, 10**6, 5_000_000) == 512
 
 
 # --- helpers -------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import ServeDir, World, out, run
-from test_bins import delegate_bins, released
+from test_bins import delegate_bins, released, role_json
 from tufjs import tufjs_refresh
 
 from tufrepo.client import download_target
@@ -191,6 +191,20 @@ def test_manifest_artifacts_in_bins_both_clients_verify_against_the_store(
         )
     ok, detail = tufjs_refresh(f"{site_url}/metadata", store_url, root_file, [PATH])
     assert not ok, detail
+
+
+def test_bins_auto_counts_the_artifacts_a_manifest_lists(world: World) -> None:
+    # 5,000 artifacts listed only in the manifest (update-targets has not run):
+    # auto must see them, and keep bins at or under 2,048 entries for tuf-js.
+    alice = released(world)
+    lines = "".join(
+        line(path=f"releases/many/a{i}.bin", hashes={"sha256": f"{i:064x}"}) + "\n"
+        for i in range(5000)
+    )
+    add_manifest(world, "sign/many", lines)
+    delegate_bins(alice, "sign/many", "auto")
+    releases = role_json(world, "releases", "sign/many")["signed"]
+    assert len(releases["delegations"]["roles"]) == 4  # 5,000 / 4 = 1,250 per bin
 
 
 def test_a_hostile_manifest_is_refused_by_status_and_update_targets(world: World) -> None:

@@ -42,6 +42,7 @@ from tufrepo.core.constants import TARGETS, TOP_LEVEL_ROLES
 from tufrepo.core.delegations import delegated_keys
 from tufrepo.core.sizes import budget_for
 from tufrepo.errors import UsageError
+from tufrepo.ops.manifest import line_path, manifest_path
 
 if TYPE_CHECKING:
     from tuf.api.metadata import Metadata, TargetFile
@@ -56,6 +57,10 @@ MAX_BINS = 16_384
 AUTO = "auto"
 # --bins auto aims bins at this share of the budget: room to double before the warning.
 AUTO_TARGET_FRACTION = 0.25
+# --bins auto keeps each bin at or under this many entries: tuf-js (@tufjs/models
+# 4.x) parses a targets role in time quadratic in its entries (1.5 MB, 10k
+# entries: over a minute), far below the byte budget.
+AUTO_MAX_ENTRIES_PER_BIN = 2048
 # Serialized bytes of an artifact entry when the role has none to measure.
 ENTRY_BYTES_ESTIMATE = 200
 # Serialized bytes of an empty bin (signed fields and one signature).
@@ -142,7 +147,10 @@ def auto_count(entries: int, role_bytes: int, size_budget: int) -> int:
     per_entry = role_bytes / entries if entries and role_bytes else ENTRY_BYTES_ESTIMATE
     aim = size_budget * AUTO_TARGET_FRACTION
     count = MIN_BINS
-    while count < MAX_BINS and BIN_OVERHEAD_BYTES + entries * per_entry / count > aim:
+    while count < MAX_BINS and (
+        BIN_OVERHEAD_BYTES + entries * per_entry / count > aim
+        or entries / count > AUTO_MAX_ENTRIES_PER_BIN
+    ):
         count *= 2
     return count
 
@@ -192,7 +200,11 @@ def configure_bins(event: SigningEvent, role: str, count: int | str | None) -> B
             sizes += len(repo.store.read(layout.role_path(name)) or b"")
     if count == AUTO:
         own = len(repo.store.read(layout.role_path(role)) or b"")
-        count = auto_count(len(entries), sizes + own, budget_for(role))
+        # Artifacts the role's manifest lists count too: update-targets adds them later.
+        listed = repo.store.read(manifest_path(role)) or b""
+        upcoming = {line_path(line) for line in listed.splitlines() if line.strip()}
+        upcoming -= {None, *entries}
+        count = auto_count(len(entries) + len(upcoming), sizes + own, budget_for(role))
     if not isinstance(count, int):
         raise UsageError(f"--bins takes a power of two or 'auto', not {count!r}")
     specs = bin_specs(role, count)

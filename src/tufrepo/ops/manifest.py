@@ -238,6 +238,14 @@ def parse_line(raw: bytes) -> TargetFile:
     return TargetFile(length, hashes, path, unrecognized_fields=extra)
 
 
+def line_path(raw: bytes) -> str | None:
+    """A manifest line's path, or None for a line the manifest checks refuse."""
+    try:
+        return parse_line(raw).path
+    except (_LineError, ValueError):
+        return None
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     keys = [k for k, _ in pairs]
     if len(keys) != len(set(keys)):
@@ -376,6 +384,7 @@ __all__ = [
     "conflicts",
     "external_paths",
     "is_manifest_path",
+    "line_path",
     "manifest_path",
     "parse_line",
     "parse_manifest",
