@@ -56,8 +56,8 @@ def signed(world: World) -> World:
     return world
 
 
-def judge(world: World) -> tuple[list[Finding], list[str]]:
-    with GitRepo(world.ci) as repo:
+def judge(world: World, checkout: Path | None = None) -> tuple[list[Finding], list[str]]:
+    with GitRepo(checkout or world.ci) as repo:
         store = CountingWorktree(repo.top)
         verdict = judge_main_state(
             TufRepository(store, now=world.now),
@@ -117,3 +117,19 @@ def test_a_verified_commit_named_without_the_online_key_vouches_for_nothing(
     assert "targets lists targets/app.bin with a different sha256 hash" in [
         f.message for f in errors(findings)
     ]
+
+
+@pytest.mark.parametrize("attributes", ["*.bin eol=crlf", "*.bin working-tree-encoding=UTF-16LE"])
+def test_attributes_that_convert_on_checkout_disable_reuse(signed: World, attributes: str) -> None:
+    # Attack (#14 red team): a .gitattributes pushed to main makes a fresh
+    # checkout (what CI runs on) write other bytes for an unchanged blob.
+    (signed.ci / ".gitattributes").write_text(attributes + "\n")
+    git(signed.ci, "add", ".gitattributes")
+    git(signed.ci, "commit", "-q", "-m", "Line endings")
+    git(signed.ci, "push", "-q", "origin", "HEAD:main")
+    fresh = signed.root / "fresh"
+    git(signed.root, "clone", "-q", str(signed.origin), str(fresh))
+    assert (fresh / "targets" / "app.bin").read_bytes() != GOOD  # converted on checkout
+    findings, reads = judge(signed, fresh)
+    assert reads == ["targets/app.bin", "targets/other.bin"]  # nothing reused
+    assert any("targets/app.bin" in f.message for f in errors(findings))

@@ -8,7 +8,7 @@ import sys
 import pytest
 from click.testing import CliRunner, Result
 from conftest import NOW, User, World, git, out
-from test_safety import two_signer_event
+from test_safety import before_first_push, two_signer_event
 
 from tufrepo import __version__
 from tufrepo.cli import repo_sign_command, sign_main
@@ -137,3 +137,27 @@ def test_the_pull_request_page_is_in_the_json_result(world: World) -> None:
     data = json.loads(result.stdout)
     assert data["review_url"] == "https://github.com/org/tuf-repo/compare/main...alice:sign/files"
     assert data["pushed"] is True
+
+
+@pytest.mark.parametrize("spelling", ["same", "file-url", "trailing-slash"])
+def test_another_name_for_the_pull_remote_is_never_force_pushed(
+    world: World, monkeypatch: pytest.MonkeyPatch, spelling: str
+) -> None:
+    # Accident (#13 red team): push-remote names the pull remote's repository
+    # under another spelling; a force push would drop bob's concurrent signature.
+    alice, bob = two_signer_event(world)
+    url = {
+        "same": str(world.origin),
+        "file-url": f"file://{world.origin}",
+        "trailing-slash": f"{world.origin}/",
+    }[spelling]
+    git(alice.clone, "remote", "add", "upstream", url)
+    (alice.clone / ".tuf-on-ci-sign.ini").write_text(
+        "[settings]\nuser-name = @alice\npull-remote = origin\npush-remote = upstream\n"
+    )
+    before_first_push(monkeypatch, lambda: bob.sign(EVENT))
+    result = alice.sign(EVENT)
+    assert result.exit_code == 0, out(result)
+    code, status = world.status(EVENT)
+    assert code == 0, status
+    assert sorted(status["roles"][0]["signers"]["signed"]) == ["@alice", "@bob"]

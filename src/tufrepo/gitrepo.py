@@ -45,6 +45,10 @@ _LOCKED = (
     "could not lock",
 )
 _MODE_FILE = (0o100644, 0o100755)
+# Attributes that make a checkout write other bytes than the blob (text alone
+# does not, on a checkout with LF line endings: core.eol/autocrlf are checked too).
+_CONVERTING = ("eol", "working-tree-encoding", "ident", "filter")
+_ATTR_BATCH = 2000
 _CACHED_BLOB_BYTES = 1024 * 1024
 _CACHED_BLOBS = 4096
 _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0"}  # fail instead of asking for a password
@@ -68,6 +72,21 @@ def is_valid_branch_name(name: str) -> bool:
 def redact(text: str) -> str:
     """Remove credentials embedded in URLs (``https://user:token@host``) from text."""
     return _CREDENTIALS.sub(r"\1***@", text)
+
+
+def _repository_key(url: str, top: Path) -> str:
+    """One spelling per repository: ``host/path`` for network URLs, a resolved local path."""
+    if "://" in url and not url.startswith("file://"):
+        rest = url.split("://", 1)[1]
+        host, _, path = rest.partition("/")
+        host = host.rpartition("@")[2].split(":")[0]  # no user, no port
+    elif re.match(r"^[^/:]+@?[^/:]*:(?!//)", url) and not Path(url).exists():
+        host, _, path = url.partition(":")  # scp-style user@host:path
+        host = host.rpartition("@")[2]
+    else:
+        local = Path(url.removeprefix("file://"))
+        return str((top / local).resolve()).lower()
+    return f"{host}/{path.strip('/').removesuffix('.git')}".lower()
 
 
 def _error_text(error: GitCommandError) -> str:
@@ -278,7 +297,10 @@ class GitRepo:
         except GitStateError:
             return {}
         changed = {rec[3:] for rec in dirty.split("\0") if len(rec) > 3 and rec[1] != " "}
-        blobs = {}
+        blobs: dict[str, str] = {}
+        paths = [r.partition("\t")[2] for r in staged.split("\0") if "\t" in r]
+        if self._checkout_converts(paths):
+            return blobs  # the work tree need not hold the blob's bytes: read everything
         for record in staged.split("\0"):
             meta, _, path = record.partition("\t")
             parts = meta.split()
@@ -291,6 +313,28 @@ class GitRepo:
             ):
                 blobs[path] = parts[1]
         return blobs
+
+    def _checkout_converts(self, paths: list[str]) -> bool:
+        """True when a checkout may write other bytes than the blob for any of ``paths``.
+
+        Attack: a ``.gitattributes`` pushed to main (``eol=crlf``,
+        ``working-tree-encoding``, ``ident``, a ``filter``) changes the checked-out
+        bytes of an artifact whose blob, and so ``git status``, stays the same:
+        an unchanged blob is then no proof of unchanged content (#14 red team).
+        ``core.autocrlf``/``core.eol`` do the same for every text file.
+        """
+        config = self._repo.config_reader()
+        autocrlf = str(config.get_value("core", "autocrlf", "false")).lower()
+        eol = str(config.get_value("core", "eol", "native")).lower()
+        if autocrlf == "true" or eol == "crlf":
+            return True
+        for start in range(0, len(paths), _ATTR_BATCH):
+            batch = paths[start : start + _ATTR_BATCH]
+            out = self._git("check-attr", "-z", *_CONVERTING, "--", *batch)
+            values = out.split("\0")[2::3]  # path, attribute, value, ...
+            if any(v != "unspecified" for v in values):
+                return True
+        return False
 
     def read_blob_by_sha(self, sha: str) -> bytes:
         """A blob's content; blobs up to 1 MB are cached (history walks reread them)."""
@@ -357,6 +401,22 @@ class GitRepo:
     def remote_url(self, remote: str) -> str | None:
         """The configured URL of a remote, or None."""
         return self._config(f"remote.{remote}.url")
+
+    def same_repository(self, push_remote: str, pull_remote: str) -> bool:
+        """True when ``push_remote`` pushes to the repository ``pull_remote`` fetches from.
+
+        Compared on the URLs git would use (``insteadOf`` and ``pushInsteadOf``
+        applied), with spellings of one repository made equal: ``file://``,
+        trailing slashes, ``.git``, scp-style and HTTPS URLs of one host and
+        path, letter case.  When unsure (a URL git cannot report) it answers
+        True: callers use it to decide whether a push may replace a branch.
+        """
+        try:
+            push = self._git("remote", "get-url", "--push", push_remote).strip()
+            pull = self._git("remote", "get-url", pull_remote).strip()
+        except GitStateError:
+            return True
+        return _repository_key(push, self.top) == _repository_key(pull, self.top)
 
     def has_remote(self, remote: str) -> bool:
         """True when a remote of that name is configured."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from tufrepo.gitrepo import _repository_key
 from tufrepo.ops.forge import parse_remote, review_link
 
 UPSTREAM = "https://github.com/org/tuf-repo.git"
@@ -80,3 +83,26 @@ def test_parse_remote_keeps_gitlab_subgroups() -> None:
         "group/sub/project",
         "group",
     )
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("git@github.com:Org/Repo.git", "https://github.com/org/repo", True),
+        ("https://user:token@github.com:443/org/repo.git/", "ssh://git@github.com/org/repo", True),
+        ("git@github.com:alice/repo.git", "https://github.com/org/repo.git", False),
+        ("https://gitlab.example.com/g/sub/p.git", "git@gitlab.example.com:g/sub/p", True),
+        ("https://github.com/org/repo", "https://gitlab.com/org/repo", False),
+    ],
+)
+def test_one_repository_has_one_key_whatever_the_spelling(a: str, b: str, same: bool) -> None:
+    assert (_repository_key(a, Path("/")) == _repository_key(b, Path("/"))) is same
+
+
+def test_local_spellings_resolve_to_one_path(tmp_path: Path) -> None:
+    (tmp_path / "origin.git").mkdir()
+    keys = {
+        _repository_key(url, tmp_path)
+        for url in (str(tmp_path / "origin.git"), f"file://{tmp_path}/origin.git", "origin.git/")
+    }
+    assert len(keys) == 1

@@ -177,7 +177,11 @@ class EventSession:
             # signatures (as tuf-on-ci does); an older copy there was either
             # merged upstream already or is superseded by this push. The pull
             # remote's branch is never forced.
-            fork = self.push_remote != self.pull_remote
+            # Attack/accident: two names for one repository must never force it
+            # (a concurrent signer's push would be lost): compared by URL.
+            fork = self.push_remote != self.pull_remote and not self.git.same_repository(
+                self.push_remote, self.pull_remote
+            )
             self.git.push(self.push_remote, self.base, self.name, replace=fork)
             return f"{self.push_remote}/{self.name}"
         self.git.set_branch(self.name, self.base)
