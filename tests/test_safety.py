@@ -91,7 +91,7 @@ def test_push_failure_leaves_nothing_behind(world: World, monkeypatch: pytest.Mo
     remote_before = git(world.origin, "rev-parse", "sign/files")
     local_before = git(alice.clone, "rev-parse", "sign/files")
 
-    def fail(self: GitRepo, remote: str, sha: str, branch: str) -> None:
+    def fail(self: GitRepo, remote: str, sha: str, branch: str, **_: object) -> None:
         raise GitStateError("network down")
 
     monkeypatch.setattr(GitRepo, "push", fail)
