@@ -20,6 +20,7 @@ shape (``checks.rules``), editing delegations (``editing``).
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
@@ -69,15 +70,22 @@ class _Matcher:
     segments, so a pattern whose first segment has no wildcard can only match
     paths starting with that segment: children are indexed by it, and only
     the candidates for a path's first segment (plus the children with a
-    wildcard first segment or hash prefixes) are tried, in delegation order.
+    wildcard first segment) are tried, in delegation order; hash bins are
+    indexed by prefix, the path hashed once.
     """
 
     def __init__(self, children: list[DelegatedRole]) -> None:
         self._by_first: dict[str, list[int]] = {}
+        self._by_prefix: dict[str, list[int]] = {}  # hash bins: the path's hash prefix
         self._always: list[int] = []
         self._children = children
         for i, child in enumerate(children):
-            paths = child.paths if child.path_hash_prefixes is None else None
+            prefixes = child.path_hash_prefixes
+            if isinstance(prefixes, list) and all(isinstance(x, str) for x in prefixes):
+                for prefix in set(prefixes):
+                    self._by_prefix.setdefault(prefix, []).append(i)
+                continue
+            paths = child.paths if prefixes is None else None
             if paths is None or not isinstance(paths, list):
                 self._always.append(i)
                 continue
@@ -87,9 +95,15 @@ class _Matcher:
                 continue
             for first in firsts:
                 self._by_first.setdefault(first, []).append(i)
+        self._lengths = sorted({len(prefix) for prefix in self._by_prefix})
 
     def first_match(self, target_path: str) -> DelegatedRole | None:
         candidates = self._by_first.get(target_path.split("/", 1)[0], [])
+        if self._by_prefix:
+            # the spec's rule: sha256 of the path, computed once rather than per bin
+            digest = hashlib.sha256(target_path.encode("utf-8")).hexdigest()
+            binned = [i for n in self._lengths for i in self._by_prefix.get(digest[:n], [])]
+            candidates = sorted({*candidates, *binned})
         if self._always:
             candidates = sorted({*candidates, *self._always})
         for i in candidates:

@@ -158,7 +158,9 @@ def auto_count(entries: int, role_bytes: int, size_budget: int) -> int:
 def is_bin_of(repo: TufRepository, role: str, parent: str) -> bool:
     """True when ``role`` is one of ``parent``'s hash bins."""
     md = repo.read_targets(parent) if parent not in TOP_LEVEL_ROLES else None
-    return md is not None and role in hash_bins(md.signed)
+    delegations = md.signed.delegations if md is not None else None
+    child = (delegations.roles or {}).get(role) if delegations is not None else None
+    return child is not None and child.path_hash_prefixes is not None  # one lookup per call
 
 
 @dataclass(frozen=True)
