@@ -131,9 +131,16 @@ class DelegationIndex:
                 self.roles.append(child.name)
         self._reader = reader
         self._matchers: dict[str, _Matcher | None] = {}
+        self._owners: dict[str, str] = {}  # the index is rebuilt when a targets role changes
 
     def owner_of(self, target_path: str) -> str:
         """The role that owns ``target_path``: first matching delegation, nested, else targets."""
+        owner = self._owners.get(target_path)
+        if owner is None:
+            owner = self._owners[target_path] = self._find_owner(target_path)
+        return owner
+
+    def _find_owner(self, target_path: str) -> str:
         role = TARGETS
         for _ in range(MAX_DELEGATION_DEPTH):
             if role not in self._matchers:
