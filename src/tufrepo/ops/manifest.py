@@ -31,6 +31,8 @@ Not for: judging (``checks.manifest`` turns problems into findings), git.
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -179,10 +181,42 @@ def read_manifests(files: Store) -> Manifests:
     return result
 
 
+# Parsed manifests by content (role, file, sha256 of the bytes): one judgement
+# reads a manifest several times (checks, update-targets).  Keyed by content, so
+# nothing the tree under judgement writes can change what a key means.
+_PARSED: dict[tuple[str, str, bytes], tuple[list[ManifestEntry], list[ManifestProblem]]] = {}
+_PARSED_MAX = 8
+
+
 def parse_manifest(
     role: str, manifest: str, data: bytes
 ) -> tuple[list[ManifestEntry], list[ManifestProblem]]:
-    """The valid entries and the problems of one manifest file."""
+    """The valid entries and the problems of one manifest file (fresh objects each call)."""
+    key = (role, manifest, hashlib.sha256(data).digest())
+    parsed = _PARSED.get(key)
+    if parsed is None:
+        parsed = _parse_manifest(role, manifest, data)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[key] = parsed
+    entries, problems = parsed
+    return [
+        ManifestEntry(e.role, e.manifest, e.line, _copy_target(e.target)) for e in entries
+    ], list(problems)
+
+
+def _copy_target(target: TargetFile) -> TargetFile:
+    return TargetFile(
+        target.length,
+        dict(target.hashes),
+        target.path,
+        copy.deepcopy(target.unrecognized_fields) if target.unrecognized_fields else None,
+    )
+
+
+def _parse_manifest(
+    role: str, manifest: str, data: bytes
+) -> tuple[list[ManifestEntry], list[ManifestProblem]]:
     if len(data) > MAX_MANIFEST_BYTES:
         return [], [
             ManifestProblem(
