@@ -33,7 +33,7 @@ $(TUFJS): tests/js/package-lock.json
 	touch $(TUFJS)
 
 unit: $(STAMP) $(TUFJS)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadfile
 
 test: lint typecheck unit
 
