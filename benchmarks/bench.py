@@ -59,13 +59,14 @@ def sh(cmd: list[str], cwd: Path, env: dict[str, str], *, ok: tuple[int, ...] = 
     return done.stdout
 
 
-# Runs one command and prints its wall time and the peak RSS (KiB) of its process tree.
+# Runs one command; its wall time and the peak RSS (KiB) of its process tree: stderr's last line.
 _WRAPPER = (
     "import resource, subprocess, sys, time\n"
     "start = time.perf_counter()\n"
     "code = subprocess.run(sys.argv[1:], check=False).returncode\n"
     "took = time.perf_counter() - start\n"
-    "print(took, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+    "kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "print(f'\\n{took} {kb}', file=sys.stderr)\n"
     "sys.exit(code)\n"
 )
 

@@ -42,7 +42,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -50,29 +50,13 @@ HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
 sys.path.insert(0, str(PROJECT / "src"))  # the code under test even without an install
 
+from bench import _WRAPPER, GIT_ENV, _Quiet  # noqa: E402 - the same timing and git set-up
+
 from tufrepo.core.sizes import CLIENT_LIMITS, STRICTEST_CLIENTS  # noqa: E402
 
 ROLE = "releases"
 EVENT = "sign/million"
 ENTRY_BYTES = 160  # one serialized entry of releases/a<i>.bin (length, sha256), indented
-GIT_ENV = {
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-}
-# Runs one command; its wall time and the peak RSS (KiB) of its process tree: stderr's last line.
-_WRAPPER = (
-    "import resource, subprocess, sys, time\n"
-    "start = time.perf_counter()\n"
-    "code = subprocess.run(sys.argv[1:], check=False).returncode\n"
-    "took = time.perf_counter() - start\n"
-    "kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-    "print(f'\\n{took} {kb}', file=sys.stderr)\n"
-    "sys.exit(code)\n"
-)
 
 
 @dataclass
@@ -93,11 +77,6 @@ def artifact_bytes(i: int) -> bytes:
 
 def artifact_path(i: int) -> str:
     return f"{ROLE}/a{i}.bin"
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
 
 
 class Server:

@@ -299,13 +299,9 @@ def test_an_artifact_swapped_under_a_disguised_timestamp_is_refused(
     # the swapped file, on every path that signs or publishes.
     alice = world.user("alice")
     assert init_repo(world, alice).exit_code == 0
-    git(alice.clone, "fetch", "-q")
-    git(alice.clone, "switch", "-q", "-c", "sign/init", "origin/sign/init")
-    (alice.clone / "targets").mkdir(exist_ok=True)
-    (alice.clone / "targets" / "app.bin").write_bytes(b"GOOD release bytes\n")
-    git(alice.clone, "add", "targets")
-    git(alice.clone, "commit", "-q", "-m", "artifact")
-    git(alice.clone, "push", "-q", "origin", "sign/init")
+    alice.push_files(
+        "sign/init", {"targets/app.bin": b"GOOD release bytes\n"}, start="origin/sign/init"
+    )
     assert world.ci_run("update-targets", "--push", event="sign/init").exit_code == 0
     assert alice.sign("sign/init").exit_code == 0
     world.merge("sign/init")

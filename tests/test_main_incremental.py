@@ -41,14 +41,11 @@ def signed(world: World) -> World:
     """main with two artifacts, merged, online-signed (snapshot names the merge)."""
     alice = world.user("alice")
     assert init_repo(world, alice).exit_code == 0
-    git(alice.clone, "fetch", "-q")
-    git(alice.clone, "switch", "-q", "-c", "sign/init", "origin/sign/init")
-    (alice.clone / "targets").mkdir(exist_ok=True)
-    (alice.clone / "targets" / "app.bin").write_bytes(GOOD)
-    (alice.clone / "targets" / "other.bin").write_bytes(b"other\n")
-    git(alice.clone, "add", "targets")
-    git(alice.clone, "commit", "-q", "-m", "artifacts")
-    git(alice.clone, "push", "-q", "origin", "sign/init")
+    alice.push_files(
+        "sign/init",
+        {"targets/app.bin": GOOD, "targets/other.bin": b"other\n"},
+        start="origin/sign/init",
+    )
     assert world.ci_run("update-targets", "--push", event="sign/init").exit_code == 0
     assert alice.sign("sign/init").exit_code == 0
     world.merge("sign/init")

@@ -142,7 +142,7 @@ def for_main(
         )
     except UnsignedMetadataError:
         return None
-    if git.rev(f"{commit}^{{commit}}") != commit:
+    if git.rev(commit) != commit:  # the commit exists (rev peels to a commit)
         return None
     base = TufRepository(OverlayStore(GitTreeStore(git, commit)), now=now)
     current = _Unchanged(_target_blobs(git.worktree_blobs(TARGETS_DIR)), None)
