@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import World, git, init_repo
 
 from tufrepo.checks import Finding, errors
+from tufrepo.core import parsing
 from tufrepo.core.constants import VERIFIED_COMMIT
 from tufrepo.core.repository import TufRepository
 from tufrepo.core.store import WorktreeStore
@@ -130,3 +132,105 @@ def test_attributes_that_convert_on_checkout_disable_reuse(signed: World, attrib
     findings, reads = judge(signed, fresh)
     assert reads == ["targets/app.bin", "targets/other.bin"]  # nothing reused
     assert any("targets/app.bin" in f.message for f in errors(findings))
+
+
+def refresh(world: World, times: int) -> None:
+    """``times`` online-sign runs in the timestamp's signing period: refresh-only states."""
+    for _ in range(times):
+        world.tick(1.5)
+        result = world.ci_run("online-sign", "--push")
+        assert result.exit_code == 0, result.output
+
+
+def test_refreshes_in_main_history_do_not_parse_targets_again(
+    signed: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # #14: a year of timestamp refreshes must not cost a parse of every
+    # targets role each; they are byte-identical to the state judged before.
+    refresh(signed, 4)
+    checkpoints = git(
+        signed.ci, "rev-list", "--first-parent", "HEAD", "--", "metadata/timestamp.json"
+    )
+    assert len(checkpoints.split()) == 5  # the merge, 4 refreshes
+    parsed: list[str] = []
+    real = parsing.parse_metadata
+
+    def counting(data: bytes, path: str, kind: Any) -> Any:
+        parsed.append(path)
+        return real(data, path, kind)
+
+    monkeypatch.setattr(parsing, "parse_metadata", counting)
+    findings, _ = judge(signed)
+    assert errors(findings) == []
+    # parsed once: for the merge, judged in full; the refreshes are judged on
+    # root's history and their online roles; HEAD, its known good and the
+    # commit its snapshot vouches for hold the same bytes
+    assert parsed.count("metadata/targets.json") == 1
+
+
+def test_a_forged_timestamp_between_refreshes_is_still_refused(signed: World) -> None:
+    # Attack: push rights on main, no online key: a timestamp of one's own in
+    # a state that changes nothing else; the refreshes around it stay honest.
+    refresh(signed, 2)
+    path = signed.ci / "metadata" / "timestamp.json"
+    honest = path.read_bytes()
+    document = json.loads(honest)
+    document["signed"]["expires"] = "2099-01-01T00:00:00Z"
+    path.write_text(json.dumps(document, indent=1))
+    push_to_main(signed, "Online sign (timestamp)")
+    forged = git(signed.ci, "rev-parse", "HEAD")
+    path.write_bytes(honest)
+    push_to_main(signed, "Online sign (timestamp)")
+    findings, _ = judge(signed)
+    found = {(f.code, f.message.split(":")[0]) for f in errors(findings)}
+    assert ("online-forged", f"at commit {forged[:7]}") in found
+
+
+def test_a_pristine_main_as_verified_is_judged_without_parsing_targets(
+    signed: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # #14: a cron's online-sign on an unchanged main judges only the online
+    # roles: the work tree is the commit online-sign judged in full.
+    refresh(signed, 1)
+    parsed: list[str] = []
+    real = parsing.parse_metadata
+
+    def counting(data: bytes, path: str, kind: Any) -> Any:
+        parsed.append(path)
+        return real(data, path, kind)
+
+    monkeypatch.setattr(parsing, "parse_metadata", counting)
+    findings, reads = judge(signed)
+    assert errors(findings) == []
+    assert reads == []
+    assert parsed.count("metadata/targets.json") == 1  # the merge's state, judged in full
+
+
+def test_an_uncommitted_swap_in_the_work_tree_is_read_and_refused(signed: World) -> None:
+    # Attack: the files judged (and published) are the work tree's, not HEAD's.
+    (signed.ci / "targets" / "app.bin").write_bytes(EVIL)
+    findings, reads = judge(signed)
+    assert "targets/app.bin" in reads
+    assert [f.message for f in errors(findings)] == [
+        "targets lists targets/app.bin with a different sha256 hash"
+    ]
+
+
+@pytest.mark.parametrize("ignored", [False, True])
+def test_an_untracked_artifact_in_the_work_tree_is_judged(signed: World, ignored: bool) -> None:
+    # Attack: a file git does not track (or ignores) still sits where publish reads.
+    if ignored:
+        (signed.ci / ".git" / "info" / "exclude").write_text("extra.bin\n")
+    (signed.ci / "targets" / "extra.bin").write_bytes(EVIL)
+    findings, _ = judge(signed)
+    assert [(f.code, f.message) for f in errors(findings)] == [
+        ("targets-mismatch", "targets/extra.bin is not listed in targets")
+    ]
+
+
+def test_autocrlf_in_the_checkout_disables_judging_by_change(signed: World) -> None:
+    # Attack: core.autocrlf rewrites text files on checkout; the blob proves nothing.
+    git(signed.ci, "config", "core.autocrlf", "true")
+    findings, reads = judge(signed)
+    assert reads == ["targets/app.bin", "targets/other.bin"]
+    assert errors(findings) == []

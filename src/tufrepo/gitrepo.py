@@ -48,7 +48,6 @@ _MODE_FILE = (0o100644, 0o100755)
 # Attributes that make a checkout write other bytes than the blob (text alone
 # does not, on a checkout with LF line endings: core.eol/autocrlf are checked too).
 _CONVERTING = ("eol", "working-tree-encoding", "ident", "filter")
-_ATTR_BATCH = 2000
 _CACHED_BLOB_BYTES = 1024 * 1024
 _CACHED_BLOBS = 4096
 _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0"}  # fail instead of asking for a password
@@ -314,6 +313,35 @@ class GitRepo:
                 blobs[path] = parts[1]
         return blobs
 
+    def worktree_pristine(self, *directories: str) -> bool:
+        """True when the work tree below ``directories`` is HEAD's files, byte for byte.
+
+        Nothing staged or changed, no untracked or ignored file, and nothing
+        that makes a checkout write other bytes than the blob
+        (:meth:`_checkout_converts`).  Then HEAD's blob and tree ids describe
+        the work tree exactly (#14: judging main by what changed).
+        """
+        try:
+            out = self._git(
+                "status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching",
+                "--no-renames", "--", *directories,
+            )  # fmt: skip
+            listed = self._git("ls-files", "-z", "--", *directories)
+        except GitStateError:
+            return False
+        if out.strip("\0"):
+            return False
+        return not self._checkout_converts([p for p in listed.split("\0") if p])
+
+    def tree_id(self, rev: str, directory: str) -> str | None:
+        """The git object id of ``directory`` at ``rev`` (equal ids: equal content), or None."""
+        try:
+            return (
+                self._git("rev-parse", "--verify", "--quiet", f"{rev}:{directory}").strip() or None
+            )
+        except GitStateError:
+            return None
+
     def _checkout_converts(self, paths: list[str]) -> bool:
         """True when a checkout may write other bytes than the blob for any of ``paths``.
 
@@ -328,13 +356,24 @@ class GitRepo:
         eol = str(config.get_value("core", "eol", "native")).lower()
         if autocrlf == "true" or eol == "crlf":
             return True
-        for start in range(0, len(paths), _ATTR_BATCH):
-            batch = paths[start : start + _ATTR_BATCH]
-            out = self._git("check-attr", "-z", *_CONVERTING, "--", *batch)
-            values = out.split("\0")[2::3]  # path, attribute, value, ...
-            if any(v != "unspecified" for v in values):
-                return True
-        return False
+        if not paths:
+            return False
+        # one process for every path (#14): paths on stdin, NUL-separated
+        with tempfile.TemporaryFile(prefix="tufrepo-attr-") as f:
+            f.write("\0".join(paths).encode() + b"\0")
+            f.seek(0)
+            try:
+                out = str(
+                    self._repo.git.execute(
+                        ["git", "check-attr", "--stdin", "-z", *_CONVERTING],
+                        env=self._env,
+                        istream=f,
+                    )
+                )
+            except GitCommandError as e:
+                raise GitStateError(f"git check-attr failed: {_error_text(e)}") from e
+        values = out.split("\0")[2::3]  # path, attribute, value, ...
+        return any(v != "unspecified" for v in values)
 
     def read_blob_by_sha(self, sha: str) -> bytes:
         """A blob's content; blobs up to 1 MB are cached (history walks reread them)."""
@@ -612,3 +651,13 @@ class GitTreeStore:
     def walk(self, directory: str) -> Iterator[FileEntry]:
         """Yield every file below ``directory`` at this commit."""
         return self.repo.walk_tree(self.rev, directory)
+
+    def blob_ids(self, directory: str) -> dict[str, str]:
+        """Path -> blob sha of the files below ``directory`` that :meth:`read` sees.
+
+        ``directory`` is a top-level directory (``metadata``): equal listings
+        mean every file below it reads the same, compared without reading one.
+        """
+        if directory not in self._listings:
+            self._listings[directory] = self.repo.list_files(self.rev, directory)
+        return dict(self._listings[directory])

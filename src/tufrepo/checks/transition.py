@@ -114,6 +114,7 @@ def judge_main(
     *,
     now: datetime,
     known: KnownArtifacts | None = None,
+    offline_judged: bool = False,
 ) -> list[Finding]:
     """Every finding for main (``repo``) against its anchor.
 
@@ -126,6 +127,11 @@ def judge_main(
         now: the time of the judgement.
         known: entries of a trusted earlier state for files unchanged since
             (see :class:`tufrepo.core.artifacts.KnownArtifacts`).
+        offline_judged: every metadata file but snapshot's and timestamp's is
+            byte-identical to ``anchor``, which was judged in full (a refresh
+            in main's history, #14): the offline roles' signatures, artifacts,
+            delegations and sizes are the anchor's and are not judged again;
+            root's history and the changed online roles are.
     """
     findings = check_history(anchor, repo.store)
     if any(f.code == "malformed" for f in findings):
@@ -136,6 +142,8 @@ def judge_main(
     for role in ONLINE_ROLES:
         if role in changed:
             findings += guard(role, _online_role, repo, role, now)
+    if offline_judged:
+        return unique(findings)
     for role in [ROOT, *_targets_roles(repo, findings)]:
         if role in changed:
             findings += guard(role, _offline_role, repo, role, now, Severity.WARNING)

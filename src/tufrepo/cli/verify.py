@@ -75,7 +75,7 @@ def verify_command(
         repo = TufRepository(store, now=app.now())
         verdict = judge_main_state(
             repo, store, git=git, rev=head, anchor_source=None if history else anchor,
-            now=app.now(),
+            now=app.now(), by_change=False,
         )  # fmt: skip
         findings = verdict.findings + guard("", currency_rule, repo)
         judged = f"main against {verdict.anchor}"

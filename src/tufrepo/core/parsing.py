@@ -203,6 +203,53 @@ def parse_metadata(data: bytes, path: str, expected_type: str) -> AnyMetadata:
     return md
 
 
+class ParseCache:
+    """Metadata parsed once per content, shared by the repositories of one run (#14).
+
+    Keyed by the file's exact bytes and the expected type: the same bytes
+    always parse to the same metadata, so a role unchanged between known good
+    and the state judged (or between two states of main's history) is parsed,
+    and its canonical bytes computed, once.  What it returns is shared:
+    callers must not modify it (``TufRepository.read``'s contract; editing
+    goes through ``open()``, a private parse).  Bounded by the source bytes
+    held, oldest forgotten first; an error is never cached.
+    """
+
+    def __init__(self, max_bytes: int = 48 * 1024 * 1024) -> None:
+        self._max_bytes = max_bytes
+        self._held = 0
+        self._parsed: dict[tuple[bytes, str], AnyMetadata] = {}
+        # id() -> canonical bytes, for objects in _parsed only: those stay
+        # alive while cached, so their id() is never another object's.
+        self._canonical: dict[int, bytes] = {}
+        self._owned: dict[int, AnyMetadata] = {}
+
+    def parse(self, data: bytes, path: str, expected_type: str) -> AnyMetadata:
+        """:func:`parse_metadata`, once per (bytes, type)."""
+        key = (data, expected_type)
+        md = self._parsed.get(key)
+        if md is None:
+            md = parse_metadata(data, path, expected_type)
+            self._parsed[key] = md
+            self._owned[id(md)] = md
+            self._held += len(data)
+            while self._held > self._max_bytes and len(self._parsed) > 1:
+                oldest = next(iter(self._parsed))
+                old = self._parsed.pop(oldest)
+                del self._owned[id(old)]
+                self._canonical.pop(id(old), None)
+                self._held -= len(oldest[0])
+        return md
+
+    def canonical(self, md: AnyMetadata) -> bytes:
+        """:func:`canonical_bytes` of ``md.signed``, once for an object this cache parsed."""
+        if self._owned.get(id(md)) is not md:
+            return canonical_bytes(md.signed)  # written or edited: not ours to remember
+        if id(md) not in self._canonical:
+            self._canonical[id(md)] = canonical_bytes(md.signed)
+        return self._canonical[id(md)]
+
+
 def _deserialize(data: bytes, path: str) -> AnyMetadata:
     """``Metadata.from_bytes`` in two steps, checking the JSON in between.
 

@@ -55,6 +55,7 @@ from tufrepo.core.constants import (
 from tufrepo.core.parsing import (
     CANONICAL,
     AnyMetadata,
+    ParseCache,
     canonical_bytes,
     narrow,
     parse_metadata,
@@ -105,6 +106,8 @@ class TufRepository(Repository):
         now: the current time (a parameter, so tests and --now can move it).
         known_good: the known-good state, or None for a new repository.
         signer_for: returns the signer for an online key (online roles only).
+        parsed: metadata parsed once per content, shared with other
+            repositories of the same run (and always with the known-good one).
     """
 
     def __init__(
@@ -114,8 +117,10 @@ class TufRepository(Repository):
         now: datetime,
         known_good: Store | None = None,
         signer_for: SignerFor | None = None,
+        parsed: ParseCache | None = None,
     ) -> None:
         self.store = store
+        self.parsed = parsed or ParseCache()
         self.now = now.replace(microsecond=0)
         self.known_good = known_good
         self.signer_for = signer_for
@@ -149,7 +154,7 @@ class TufRepository(Repository):
             path = layout.role_path(role)
             data = self.store.read(path)
             self._cache[role] = (
-                None if data is None else parse_metadata(data, path, role_type(role))
+                None if data is None else self.parsed.parse(data, path, role_type(role))
             )
             if data is not None:
                 self._raw[role] = data
@@ -168,7 +173,7 @@ class TufRepository(Repository):
             md = self.read(role)
             if md is None:
                 return None
-            self._canonical[role] = canonical_bytes(md.signed)
+            self._canonical[role] = self.parsed.canonical(md)
         return self._canonical[role]
 
     def read_root(self) -> Metadata[Root] | None:
@@ -199,7 +204,9 @@ class TufRepository(Repository):
         if self.known_good is None:
             return None
         if self._kg_repo is None:
-            self._kg_repo = TufRepository(OverlayStore(self.known_good), now=self.now)
+            self._kg_repo = TufRepository(
+                OverlayStore(self.known_good), now=self.now, parsed=self.parsed
+            )
         return self._kg_repo
 
     def read_known_good_root(self) -> Metadata[Root] | None:

@@ -31,8 +31,15 @@ from tufrepo.checks import Finding, Severity, errors, judge_main, warnings
 from tufrepo.checks.findings import unique
 from tufrepo.client import DeadlineFetcher
 from tufrepo.core import fields, layout
-from tufrepo.core.constants import ROOT, ROOT_HISTORY_DIR, SNAPSHOT, TIMESTAMP
-from tufrepo.core.parsing import MAX_METADATA_BYTES, parse_typed
+from tufrepo.core.constants import (
+    METADATA_DIR,
+    ROOT,
+    ROOT_HISTORY_DIR,
+    SNAPSHOT,
+    TARGETS_DIR,
+    TIMESTAMP,
+)
+from tufrepo.core.parsing import MAX_METADATA_BYTES, ParseCache, parse_typed
 from tufrepo.core.repository import TufRepository
 from tufrepo.core.store import OverlayStore, WorktreeStore
 from tufrepo.errors import GitStateError, MetadataError, RejectedError, UsageError
@@ -152,6 +159,7 @@ def judge_main_state(
     rev: str | None,
     anchor_source: str | None,
     now: datetime,
+    by_change: bool = True,
 ) -> MainVerdict:
     """Judge main (``repo`` over ``files``, at commit ``rev``) from its anchor.
 
@@ -167,9 +175,14 @@ def judge_main_state(
             None in a checkout without commits.
         anchor_source: published metadata (URL or directory), or None for history.
         now: the time of the judgement.
+        by_change: judge only what changed since the commit main's
+            online-signed snapshot vouches for (#14); False re-reads every
+            artifact (``tufrepo verify``, an audit).
     """
     published = published_store(anchor_source) if anchor_source is not None else None
-    findings, history = _judge_history(repo, files, git=git, rev=rev, now=now, published=published)
+    findings, history = _judge_history(
+        repo, files, git=git, rev=rev, now=now, published=published, by_change=by_change
+    )
     source = f"published metadata at {anchor_source} ({history})" if published else history
     return MainVerdict(unique(findings), source)
 
@@ -182,6 +195,7 @@ def _judge_history(
     rev: str | None,
     now: datetime,
     published: Store | None,
+    by_change: bool,
 ) -> tuple[list[Finding], str]:
     """Walk main's online-signed states from the anchor, then judge the work tree.
 
@@ -191,6 +205,7 @@ def _judge_history(
     online-signed state in this format.
     """
     findings: list[Finding] = []
+    parsed = ParseCache()  # each state shares most roles with the one before (#14)
     checkpoints = [
         sha
         for sha, _ in (git.first_parent_changes(rev, layout.role_path(TIMESTAMP)) if rev else [])
@@ -222,6 +237,9 @@ def _judge_history(
             last = checkpoints[start]
             checkpoints = checkpoints[start + 1 :]
     before_format = []
+    # The offline metadata of the last state judged in full in this walk
+    # (never the published anchor's: that one was not judged here).
+    judged_offline: dict[str, str] | None = None
     for done, sha in enumerate(checkpoints, 1):
         progress.advance("judging main's history", done, len(checkpoints))
         state = GitTreeStore(git, sha)
@@ -232,13 +250,17 @@ def _judge_history(
             # into tuf-on-ci): other tools' rules applied; history, not judged.
             before_format.append(sha)
             continue
+        offline = _offline_metadata(state)
         # Expiry bounds are judged at ``now``: never earlier than the commit,
         # so lenient for the past while still catching an expiry of 2099.
-        checkpoint = TufRepository(OverlayStore(state), now=now, known_good=previous)
-        findings += [
-            _at(f, sha) for f in judge_main(checkpoint, None, previous, now=now) if _blocking(f)
-        ]
-        previous, last = state, sha
+        checkpoint = TufRepository(
+            OverlayStore(state), now=now, known_good=previous, parsed=parsed
+        )
+        verdict = judge_main(
+            checkpoint, None, previous, now=now, offline_judged=offline == judged_offline
+        )
+        findings += [_at(f, sha) for f in verdict if _blocking(f)]
+        previous, last, judged_offline = state, sha, offline
     if before_format:
         findings.append(
             Finding(
@@ -252,20 +274,27 @@ def _judge_history(
         )
     if rev is not None:
         findings += _merged_histories(git, rev, repo.store)
-    head = TufRepository(OverlayStore(repo.store), now=now, known_good=previous)
-    # #14: files unchanged since the commit main's online-signed snapshot vouches
-    # for are not read again; the snapshot is checked against the root of the
-    # last judged state (ops.artifacts.for_main says why that is safe).
-    known = None
-    if isinstance(files, WorktreeStore) and files.top.resolve() == git.top.resolve():
-        trusted = GitTreeStore(git, last) if last else None
-        trusted_root = (
-            TufRepository(OverlayStore(trusted), now=now).read_root() if trusted else None
+    head = TufRepository(OverlayStore(repo.store), now=now, known_good=previous, parsed=parsed)
+    known, offline_judged = None, False
+    if by_change and isinstance(files, WorktreeStore) and files.top.resolve() == git.top.resolve():
+        # #14: judge what changed since the commit main's online-signed
+        # snapshot vouches for, checked against the root of the last judged
+        # state (ops.artifacts.verified_commit says why that is safe).
+        trusted = (
+            TufRepository(
+                OverlayStore(GitTreeStore(git, last)), now=now, parsed=parsed
+            ).read_root()
+            if last
+            else None
         )
-        known = artifacts.for_main(
-            git, head, trusted_root.signed if trusted_root else None, now=now
-        )
-    findings += judge_main(head, files, previous, now=now, known=known)
+        commit = artifacts.verified_commit(git, head, trusted.signed if trusted else None)
+        if commit is not None and rev is not None and judged_offline is not None:
+            offline_judged = _as_verified(git, commit, rev, judged_offline)
+        if not offline_judged:
+            known = artifacts.for_main(git, commit, now=now, parsed=parsed)
+    findings += judge_main(
+        head, files, previous, now=now, known=known, offline_judged=offline_judged
+    )
     source = (
         f"main's history from commit {last[:7]}"
         if last
@@ -305,6 +334,36 @@ def _merged_histories(git: GitRepo, rev: str, head: Store) -> list[Finding]:
                 )
                 break
     return findings
+
+
+def _as_verified(git: GitRepo, commit: str, rev: str, judged_offline: dict[str, str]) -> bool:
+    """True when the work tree's offline metadata and artifacts are ``commit``'s, and judged.
+
+    ``commit`` was judged in full, every artifact read, by the online-sign
+    whose signed snapshot names it; ``judged_offline`` is the offline
+    metadata of the last state judged in full in this walk.  When HEAD
+    (``rev``) holds the same artifacts tree and offline metadata as both, and
+    the work tree is exactly HEAD's, judging them again would find the same:
+    only the online roles are left to judge (a cron's online-sign, a
+    re-publish).  Compared by git object ids, without reading a file.
+    """
+    if not git.worktree_pristine(METADATA_DIR, TARGETS_DIR):
+        return False  # attack: a dirty or converting work tree is not HEAD's bytes
+    if git.tree_id(rev, TARGETS_DIR) != git.tree_id(commit, TARGETS_DIR):
+        return False
+    offline = _offline_metadata(GitTreeStore(git, rev))
+    return offline == judged_offline == _offline_metadata(GitTreeStore(git, commit))
+
+
+def _offline_metadata(state: GitTreeStore) -> dict[str, str]:
+    """Blob ids of every metadata file but the online roles' (#14: refreshes cost O(1)).
+
+    Most of main's online-signed states only refresh snapshot and timestamp:
+    when the rest is byte-identical to a state judged in full, re-judging it
+    would find the same, and cost a parse of every targets role per state.
+    """
+    online = {layout.role_path(SNAPSHOT), layout.role_path(TIMESTAMP)}
+    return {p: b for p, b in state.blob_ids(METADATA_DIR).items() if p not in online}
 
 
 def _in_format(state: Store) -> bool:

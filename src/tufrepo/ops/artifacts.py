@@ -27,7 +27,6 @@ from tuf.api.exceptions import UnsignedMetadataError
 
 from tufrepo.core.artifacts import KnownArtifacts, known_entries
 from tufrepo.core.constants import SNAPSHOT, TARGETS_DIR, VERIFIED_COMMIT
-from tufrepo.core.parsing import canonical_bytes
 from tufrepo.core.repository import TufRepository
 from tufrepo.core.store import OverlayStore
 from tufrepo.gitrepo import GitTreeStore
@@ -37,6 +36,7 @@ if TYPE_CHECKING:
 
     from tuf.api.metadata import Root
 
+    from tufrepo.core.parsing import ParseCache
     from tufrepo.gitrepo import GitRepo
 
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -105,17 +105,14 @@ def for_event(
     return _known(git, known_good, known_good_repo, _Unchanged(_target_blobs(blobs), overlay))
 
 
-def for_main(
-    git: GitRepo, head: TufRepository, trusted_root: Root | None, *, now: datetime
-) -> KnownArtifacts | None:
-    """Entries for main's files unchanged since the commit its snapshot vouches for, or None.
+def verified_commit(git: GitRepo, head: TufRepository, trusted_root: Root | None) -> str | None:
+    """The commit main's snapshot vouches for, when the online key really signed that.
 
     Main's snapshot names, in its signed part, the commit online-sign judged
     in full before signing it (:data:`~tufrepo.core.constants.VERIFIED_COMMIT`).
     That statement is taken only when the snapshot's signature verifies with
     the online key of ``trusted_root`` (a root of main's judged history, not
-    the work tree's) and the commit exists; then a file whose blob is the one
-    it had in that commit keeps that commit's entry.  The statement is about
+    the work tree's) and the commit exists.  The statement is about
     content-addressed objects, so a replayed older snapshot only names an
     older verified commit: still true.
 
@@ -124,11 +121,10 @@ def for_main(
     merely looks online-signed vouches for nothing (#14 red team).
 
     Args:
-        git: the checkout; its work tree is what is judged.
+        git: the checkout.
         head: main's metadata in the work tree.
         trusted_root: root of main's last judged online-signed state, or None
-            (then every file is read).
-        now: the time of the judgement.
+            (then nothing is vouched for).
     """
     snapshot = head.read_snapshot() if trusted_root is not None else None
     if trusted_root is None or snapshot is None:
@@ -138,15 +134,35 @@ def for_main(
         return None
     try:
         trusted_root.verify_delegate(
-            SNAPSHOT, canonical_bytes(snapshot.signed), snapshot.signatures
+            SNAPSHOT, head.signed_bytes(SNAPSHOT) or b"", snapshot.signatures
         )
     except UnsignedMetadataError:
         return None
     if git.rev(commit) != commit:  # the commit exists (rev peels to a commit)
         return None
-    base = TufRepository(OverlayStore(GitTreeStore(git, commit)), now=now)
+    return commit
+
+
+def for_main(
+    git: GitRepo, commit: str | None, *, now: datetime, parsed: ParseCache | None = None
+) -> KnownArtifacts | None:
+    """Entries for main's files unchanged since ``commit``, or None.
+
+    A file whose blob is the one it had in the :func:`verified_commit` keeps
+    that commit's entry and is not read again.
+
+    Args:
+        git: the checkout; its work tree is what is judged.
+        commit: the commit main's snapshot vouches for (:func:`verified_commit`),
+            or None (then every file is read).
+        now: the time of the judgement.
+        parsed: the run's parsed metadata (the commit's roles are mostly main's).
+    """
+    if commit is None:
+        return None
+    base = TufRepository(OverlayStore(GitTreeStore(git, commit)), now=now, parsed=parsed)
     current = _Unchanged(_target_blobs(git.worktree_blobs(TARGETS_DIR)), None)
     return _known(git, commit, base, current)
 
 
-__all__ = ["for_event", "for_main"]
+__all__ = ["for_event", "for_main", "verified_commit"]
