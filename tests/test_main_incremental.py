@@ -234,3 +234,49 @@ def test_autocrlf_in_the_checkout_disables_judging_by_change(signed: World) -> N
     findings, reads = judge(signed)
     assert reads == ["targets/app.bin", "targets/other.bin"]
     assert errors(findings) == []
+
+
+def release(world: World, name: str, data: bytes) -> None:
+    """One more artifact through a whole signing event, merged and online-signed."""
+    alice = world.users["alice"]
+    git(alice.clone, "fetch", "-q", "origin")
+    alice.push_files(f"sign/{name}", {f"targets/{name}.bin": data}, start="origin/main")
+    assert world.ci_run("update-targets", "--push", event=f"sign/{name}").exit_code == 0
+    assert alice.sign(f"sign/{name}").exit_code == 0
+    world.merge(f"sign/{name}")
+    assert world.ci_run("online-sign", "--push").exit_code == 0
+
+
+def test_releases_vouched_for_by_online_sign_are_not_judged_again(
+    signed: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # #14: every state online-sign judged names itself in the snapshot it
+    # signed; a history of many releases then costs no parse of their roles.
+    release(signed, "r1", b"one\n")
+    release(signed, "r2", b"two\n")
+    parsed: list[str] = []
+    real = parsing.parse_metadata
+
+    def counting(data: bytes, path: str, kind: Any) -> Any:
+        parsed.append(path)
+        return real(data, path, kind)
+
+    monkeypatch.setattr(parsing, "parse_metadata", counting)
+    findings, reads = judge(signed)
+    assert errors(findings) == []
+    assert reads == []
+    assert parsed.count("metadata/targets.json") == 1  # main's first state, the anchor
+
+
+def test_a_rollback_to_a_state_online_sign_once_vouched_for_is_refused(signed: World) -> None:
+    # Attack: push rights on main, no keys: restore every metadata file of an
+    # older online-signed state (its snapshot still names its verified commit).
+    old = git(signed.ci, "rev-parse", "HEAD")
+    release(signed, "r1", b"one\n")
+    git(signed.ci, "checkout", "-q", old, "--", "metadata")
+    push_to_main(signed, "Restore")
+    findings, _ = judge(signed)
+    assert {(f.role, f.code) for f in errors(findings)} >= {
+        ("snapshot", "rollback"),
+        ("timestamp", "rollback"),
+    }

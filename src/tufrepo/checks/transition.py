@@ -127,11 +127,11 @@ def judge_main(
         now: the time of the judgement.
         known: entries of a trusted earlier state for files unchanged since
             (see :class:`tufrepo.core.artifacts.KnownArtifacts`).
-        offline_judged: every metadata file but snapshot's and timestamp's is
-            byte-identical to ``anchor``, which was judged in full (a refresh
-            in main's history, #14): the offline roles' signatures, artifacts,
-            delegations and sizes are the anchor's and are not judged again;
-            root's history and the changed online roles are.
+        offline_judged: the targets roles are byte-identical to a state
+            judged in full (#14: a refresh in main's history, or a state
+            online-sign judged and vouched for): their signatures,
+            artifacts, delegations and sizes are not judged again; root,
+            its history and the changed online roles are.
     """
     findings = check_history(anchor, repo.store)
     if any(f.code == "malformed" for f in findings):
@@ -142,14 +142,14 @@ def judge_main(
     for role in ONLINE_ROLES:
         if role in changed:
             findings += guard(role, _online_role, repo, role, now)
-    if offline_judged:
-        return unique(findings)
-    for role in [ROOT, *_targets_roles(repo, findings)]:
+    for role in [ROOT] if offline_judged else [ROOT, *_targets_roles(repo, findings)]:
         if role in changed:
             findings += guard(role, _offline_role, repo, role, now, Severity.WARNING)
         md = _read(repo, role, findings)
         if md is not None:
             findings += guard(role, signed_rule, repo, role, md)
+    if offline_judged:
+        return unique(findings)
     findings += guard("", tree_rules, repo, files, mismatch=Severity.ERROR, known=known)
     findings += guard("", delegations_rule, repo, not_verifying=Severity.ERROR)
     findings += guard("", budget_rule, repo)

@@ -256,9 +256,10 @@ def _judge_history(
         checkpoint = TufRepository(
             OverlayStore(state), now=now, known_good=previous, parsed=parsed
         )
-        verdict = judge_main(
-            checkpoint, None, previous, now=now, offline_judged=offline == judged_offline
+        as_judged = offline == judged_offline or (
+            previous is not None and _vouched(git, checkpoint, offline)
         )
+        verdict = judge_main(checkpoint, None, previous, now=now, offline_judged=as_judged)
         findings += [_at(f, sha) for f in verdict if _blocking(f)]
         previous, last, judged_offline = state, sha, offline
     if before_format:
@@ -353,6 +354,28 @@ def _as_verified(git: GitRepo, commit: str, rev: str, judged_offline: dict[str, 
         return False
     offline = _offline_metadata(GitTreeStore(git, rev))
     return offline == judged_offline == _offline_metadata(GitTreeStore(git, commit))
+
+
+def _vouched(git: GitRepo, checkpoint: TufRepository, offline: dict[str, str]) -> bool:
+    """True when the state's online-signed snapshot vouches for its offline metadata.
+
+    The snapshot names the commit its online-sign judged in full
+    (:func:`tufrepo.ops.artifacts.verified_commit`); when that commit's
+    offline metadata is this state's, byte for byte, the state was judged
+    then, and its targets roles need not be judged again (#14: a history of
+    many releases costs a parse of none of them).  Root, its history and the
+    online roles are still judged for every state: the signature is checked
+    with the state's own root, which the walk judges as a successor of the
+    one before, and the snapshot's version must rise from state to state,
+    so a replayed older snapshot (a rollback to what an old one vouched for)
+    is refused by the online roles' version rule.
+    """
+    try:
+        root = checkpoint.read_root()
+        commit = artifacts.verified_commit(git, checkpoint, root.signed if root else None)
+    except MetadataError:
+        return False  # judged in full, which reports it
+    return commit is not None and _offline_metadata(GitTreeStore(git, commit)) == offline
 
 
 def _offline_metadata(state: GitTreeStore) -> dict[str, str]:
