@@ -11,6 +11,7 @@ Not for: deciding what files mean (see ``repository``/``event``), git plumbing.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -52,11 +53,15 @@ class WritableStore(Store, Protocol):
         """Remove the file at ``path`` if it exists."""
 
 
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
 class WorktreeStore:
     """Files in a checkout on disk; writes are atomic (temp file + rename)."""
 
     def __init__(self, top: Path) -> None:
         self.top = top
+        self._top = str(top)
         self._walks: dict[str, list[FileEntry]] = {}  # listings, dropped on every change
 
     def _abs(self, path: str) -> Path:
@@ -66,16 +71,30 @@ class WorktreeStore:
 
     def read(self, path: str) -> bytes | None:
         """Return the bytes of a regular file (never following a symlink), or None."""
-        target = self._abs(path)
+        if path.startswith("/") or ".." in path.split("/"):
+            raise ValueError(f"path escapes the checkout: {path}")
+        target = f"{self._top}/{path}"
+        # One open that refuses a symlink (O_NOFOLLOW) and never blocks on a
+        # FIFO (O_NONBLOCK), then fstat: what is read is what was checked, and
+        # no pathlib work per file (#14: a scan reads every artifact).
         try:
-            mode = target.lstat().st_mode
-        except FileNotFoundError:
+            fd = os.open(target, _READ_FLAGS)
+        except (FileNotFoundError, NotADirectoryError):
             return None
-        except NotADirectoryError:
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                return None  # a symlink
+            raise
+        try:
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        except BaseException:
+            os.close(fd)
+            raise
+        if not regular:
+            os.close(fd)
             return None
-        if not stat.S_ISREG(mode):
-            return None
-        return target.read_bytes()
+        with os.fdopen(fd, "rb") as f:
+            return f.read()
 
     def walk(self, directory: str) -> Iterator[FileEntry]:
         """Yield files below ``directory``; symlinks and special files are reported, not followed."""

@@ -160,6 +160,7 @@ def judge_main_state(
     anchor_source: str | None,
     now: datetime,
     by_change: bool = True,
+    parsed: ParseCache | None = None,
 ) -> MainVerdict:
     """Judge main (``repo`` over ``files``, at commit ``rev``) from its anchor.
 
@@ -178,11 +179,14 @@ def judge_main_state(
         by_change: judge only what changed since the commit main's
             online-signed snapshot vouches for (#14); False re-reads every
             artifact (``tufrepo verify``, an audit).
+        parsed: metadata parsed once per content, shared with the caller's
+            later work on the same state (online-sign's signing).
     """
     published = published_store(anchor_source) if anchor_source is not None else None
     findings, history = _judge_history(
-        repo, files, git=git, rev=rev, now=now, published=published, by_change=by_change
-    )
+        repo, files, git=git, rev=rev, now=now, published=published, by_change=by_change,
+        parsed=parsed or ParseCache(),
+    )  # fmt: skip
     source = f"published metadata at {anchor_source} ({history})" if published else history
     return MainVerdict(unique(findings), source)
 
@@ -196,6 +200,7 @@ def _judge_history(
     now: datetime,
     published: Store | None,
     by_change: bool,
+    parsed: ParseCache,
 ) -> tuple[list[Finding], str]:
     """Walk main's online-signed states from the anchor, then judge the work tree.
 
@@ -205,7 +210,7 @@ def _judge_history(
     online-signed state in this format.
     """
     findings: list[Finding] = []
-    parsed = ParseCache()  # each state shares most roles with the one before (#14)
+    # ``parsed``: each state shares most roles with the one before (#14)
     checkpoints = [
         sha
         for sha, _ in (git.first_parent_changes(rev, layout.role_path(TIMESTAMP)) if rev else [])

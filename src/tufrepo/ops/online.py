@@ -32,6 +32,7 @@ from tuf.api.metadata import Root
 from tufrepo.core import fields
 from tufrepo.core.constants import EVENT_BRANCH_PREFIX, MAIN_BRANCH, SNAPSHOT, TIMESTAMP
 from tufrepo.core.layout import role_path
+from tufrepo.core.parsing import ParseCache
 from tufrepo.core.repository import TufRepository
 from tufrepo.core.store import OverlayStore, WorktreeStore, apply_overlay
 from tufrepo.errors import GitStateError, RejectedError
@@ -126,7 +127,13 @@ class OnlineSignResult:
 
 
 def judge_checkout(
-    git: GitRepo, anchor: str | None, action: str, *, now: datetime, handlers: Handlers
+    git: GitRepo,
+    anchor: str | None,
+    action: str,
+    *,
+    now: datetime,
+    handlers: Handlers,
+    parsed: ParseCache | None = None,
 ) -> None:
     """Judge the checkout (main) from its anchor; refuse on any error, warn about the rest.
 
@@ -135,8 +142,10 @@ def judge_checkout(
     """
     head = git.head()  # None: no history yet, the work tree is the first state
     store = WorktreeStore(git.top)
-    repo = TufRepository(store, now=now)
-    verdict = judge_main_state(repo, store, git=git, rev=head, anchor_source=anchor, now=now)
+    repo = TufRepository(store, now=now, parsed=parsed)
+    verdict = judge_main_state(
+        repo, store, git=git, rev=head, anchor_source=anchor, now=now, parsed=parsed
+    )
     for finding in require_main(verdict, action):
         handlers.warn(str(finding))
     handlers.say(f"Main is a valid successor of {verdict.anchor}.")
@@ -187,8 +196,9 @@ def online_sign(
         attempt += 1
         worktree = WorktreeStore(git.top)
         overlay = OverlayStore(worktree)  # the work tree changes only once all is signed
-        judge_checkout(git, anchor, "online-sign", now=now, handlers=handlers)
-        repo = TufRepository(overlay, now=now, signer_for=signer_for)
+        parsed = ParseCache()  # the roles judged are the roles signed (#14)
+        judge_checkout(git, anchor, "online-sign", now=now, handlers=handlers, parsed=parsed)
+        repo = TufRepository(overlay, now=now, signer_for=signer_for, parsed=parsed)
         # The clean work tree just judged, every artifact checked: HEAD's state.
         repo.verified_commit = git.head()
         result = refresh_online_roles(repo, now)

@@ -116,8 +116,9 @@ def scan_artifacts(files: Store, known: KnownArtifacts | None = None) -> list[Ar
         data = files.read(entry.path)
         if data is None:
             raise RejectedError(f"{entry.path} could not be read")
+        digest = hashlib.sha256(data).hexdigest()
         artifacts.append(
-            Artifact(target_path, TargetFile.from_data(target_path, data, ["sha256"]))
+            Artifact(target_path, TargetFile(len(data), {"sha256": digest}, target_path))
         )
         progress.advance("hashing artifacts", len(artifacts))
     return artifacts
