@@ -20,8 +20,11 @@ shape (``checks.rules``), editing delegations (``editing``).
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
+import re
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from tufrepo.core import layout
@@ -79,13 +82,16 @@ class _Matcher:
         self._by_prefix: dict[str, list[int]] = {}  # hash bins: the path's hash prefix
         self._always: list[int] = []
         self._children = children
+        # per child: its path patterns compiled (None: ask python-tuf)
+        self._patterns: list[list[list[_Segment]] | None] = []
         for i, child in enumerate(children):
             prefixes = child.path_hash_prefixes
+            paths = child.paths if prefixes is None else None
+            self._patterns.append(_compile(paths))
             if isinstance(prefixes, list) and all(isinstance(x, str) for x in prefixes):
                 for prefix in set(prefixes):
                     self._by_prefix.setdefault(prefix, []).append(i)
                 continue
-            paths = child.paths if prefixes is None else None
             if paths is None or not isinstance(paths, list):
                 self._always.append(i)
                 continue
@@ -104,12 +110,64 @@ class _Matcher:
             digest = hashlib.sha256(target_path.encode("utf-8")).hexdigest()
             binned = [i for n in self._lengths for i in self._by_prefix.get(digest[:n], [])]
             candidates = sorted({*candidates, *binned})
+            if not self._by_first and not self._always:
+                # only bins: a bin indexed by the path's own prefix matches
+                return self._children[candidates[0]] if candidates else None
         if self._always:
             candidates = sorted({*candidates, *self._always})
+        parts = target_path.split("/")
         for i in candidates:
-            if self._children[i].is_delegated_path(target_path):
+            patterns = self._patterns[i]
+            if patterns is None:
+                matched = self._children[i].is_delegated_path(target_path)
+            else:
+                matched = any(_matches(parts, pattern) for pattern in patterns)
+            if matched:
                 return self._children[i]
         return None
+
+
+# One segment of a path pattern: a literal, None for "*" (any segment), or a
+# compiled fnmatch pattern's match method.
+_Segment = str | None | Callable[[str], object]
+
+
+def _compile(paths: object) -> list[list[_Segment]] | None:
+    """``paths`` compiled for :func:`_matches`; None when python-tuf must decide.
+
+    The same rule as python-tuf's ``DelegatedRole._is_target_in_pathpattern``:
+    as many segments as the pattern, each matching with ``fnmatch.fnmatchcase``
+    (whose compiled form, ``re.compile(fnmatch.translate(p)).match``, is used
+    here once per pattern instead of once per call).
+    """
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        return None
+    compiled: list[list[_Segment]] = []
+    for pattern in paths:
+        segments: list[_Segment] = []
+        for part in pattern.split("/"):
+            if part == "*":
+                segments.append(None)
+            elif _GLOB & set(part):
+                segments.append(re.compile(fnmatch.translate(part)).match)
+            else:
+                segments.append(part)
+        compiled.append(segments)
+    return compiled
+
+
+def _matches(parts: list[str], pattern: list[_Segment]) -> bool:
+    if len(parts) != len(pattern):
+        return False
+    for part, segment in zip(parts, pattern, strict=True):
+        if segment is None:
+            continue
+        if isinstance(segment, str):
+            if part != segment:
+                return False
+        elif segment(part) is None:
+            return False
+    return True
 
 
 class DelegationIndex:

@@ -133,8 +133,12 @@ def is_manifest_path(path: str) -> bool:
     return path.startswith(f"{MANIFEST_DIR}/")
 
 
-def read_manifests(files: Store) -> Manifests:
-    """Parse every manifest under :data:`MANIFEST_DIR`; never raises on hostile content."""
+def read_manifests(files: Store, *, private: bool = True) -> Manifests:
+    """Parse every manifest under :data:`MANIFEST_DIR`; never raises on hostile content.
+
+    ``private=False`` returns the run's shared parse (#14): for readers that
+    never modify an entry (checks, the list of paths).
+    """
     result = Manifests()
     seen: dict[str, str] = {}
     for entry in sorted(files.walk(MANIFEST_DIR), key=lambda e: e.path):
@@ -160,7 +164,7 @@ def read_manifests(files: Store) -> Manifests:
         data = files.read(entry.path)
         if data is None:
             continue
-        entries, problems = parse_manifest(role, entry.path, data)
+        entries, problems = parse_manifest(role, entry.path, data, private=private)
         for item in entries:
             folded = item.path.casefold()
             if folded in seen:
@@ -189,9 +193,13 @@ _PARSED_MAX = 8
 
 
 def parse_manifest(
-    role: str, manifest: str, data: bytes
+    role: str, manifest: str, data: bytes, *, private: bool = True
 ) -> tuple[list[ManifestEntry], list[ManifestProblem]]:
-    """The valid entries and the problems of one manifest file (fresh objects each call)."""
+    """The valid entries and the problems of one manifest file.
+
+    Fresh objects each call, unless ``private`` is False: then the parsed
+    entries are shared, and must not be modified.
+    """
     key = (role, manifest, hashlib.sha256(data).digest())
     parsed = _PARSED.get(key)
     if parsed is None:
@@ -200,6 +208,8 @@ def parse_manifest(
             _PARSED.pop(next(iter(_PARSED)))
         _PARSED[key] = parsed
     entries, problems = parsed
+    if not private:
+        return list(entries), list(problems)
     return [
         ManifestEntry(e.role, e.manifest, e.line, _copy_target(e.target)) for e in entries
     ], list(problems)
@@ -346,7 +356,7 @@ def _hashes(hashes: object) -> dict[str, str]:
 
 def external_paths(files: Store) -> frozenset[str]:
     """Target paths that manifests list (publish writes no file for them)."""
-    return read_manifests(files).paths
+    return read_manifests(files, private=False).paths
 
 
 def add_manifest_artifacts(
