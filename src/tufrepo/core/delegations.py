@@ -170,6 +170,10 @@ def _matches(parts: list[str], pattern: list[_Segment]) -> bool:
     return True
 
 
+_OWNERS: dict[tuple[tuple[str, str, str, str], ...], dict[str, str]] = {}
+_OWNERS_KEPT = 4
+
+
 class DelegationIndex:
     """The delegation tree walked once: its order, its roles, each role's delegator.
 
@@ -189,7 +193,19 @@ class DelegationIndex:
                 self.roles.append(child.name)
         self._reader = reader
         self._matchers: dict[str, _Matcher | None] = {}
-        self._owners: dict[str, str] = {}  # the index is rebuilt when a targets role changes
+        # Which role owns a path depends only on the delegations walked: an
+        # event and its known good (or two states of main) with the same
+        # delegations share their answers (#14).  Keyed by that content, so
+        # no tree can make another tree's answer its own.
+        shape = tuple(
+            (parent, child.name, repr(child.paths), repr(child.path_hash_prefixes))
+            for parent, child in self.order
+        )
+        owners = _OWNERS.pop(shape, None)
+        self._owners: dict[str, str] = {} if owners is None else owners
+        _OWNERS[shape] = self._owners  # most recent last
+        while len(_OWNERS) > _OWNERS_KEPT:
+            _OWNERS.pop(next(iter(_OWNERS)))
 
     def owner_of(self, target_path: str) -> str:
         """The role that owns ``target_path``: first matching delegation, nested, else targets."""
