@@ -43,9 +43,11 @@ def verify_command(
     append-only and one verified chain, versions only growing and content
     changing only with a version, expiry within policy, every role signed by
     its delegator's threshold, snapshot and timestamp current and signed by the
-    online key, targets metadata matching the files under targets/. On a
-    signing event: the rules of `tufrepo status`, without counting signatures.
-    One line per finding.
+    online key, targets metadata matching the files under targets/ (every
+    file read and hashed: an audit, where online-sign and publish read only
+    what changed since the commit main's snapshot vouches for). On a signing
+    event: the rules of `tufrepo status`, without counting signatures. One
+    line per finding.
 
     \b
       tufrepo verify                                  # main, judged from its history
