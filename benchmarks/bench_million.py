@@ -18,7 +18,10 @@ wrapper process, as bench.py does).  Then:
   from the site and download the first, middle and last artifact from the store,
   both served on 127.0.0.1;
 * baseline.py does the same bin work with python-tuf alone (same bin count)
-  and a ratio table is printed.
+  and a ratio table is printed;
+* then one artifact more goes through a whole event (``+1:`` rows: update-targets,
+  status, repo-sign, online-sign, a no-op online-sign, publish over the last
+  output), whose cost should not grow with N (compare a run with ``--n 1000``).
 
     .venv/bin/python benchmarks/bench_million.py [--n 1000000] [--work DIR] [--bins auto|N]
 
@@ -270,6 +273,40 @@ class Million:
         self.step("online-sign --push", self.tufrepo("ci", "online-sign", "--push"), self.work)
         self.step("publish", self.tufrepo("ci", "publish", str(self.site)), self.work)
 
+    def incremental(self) -> None:
+        """One artifact more (a file under releases/) through a whole event: #14's O(changed)."""
+        event = "sign/one-more"
+        self.git("alice", "fetch", "-q")
+        self.git("alice", "switch", "-q", "-C", event, "origin/main")
+        path = self.work / "alice" / "targets" / ROLE / "one-more.bin"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"one more artifact\n")
+        self.git("alice", "add", "targets")
+        self.git("alice", "commit", "-q", "-m", "One more artifact")
+        self.git("alice", "push", "-q", "origin", event)
+        self.git("ci", "fetch", "-q")
+        self.git("ci", "checkout", "-q", "-B", event, f"origin/{event}")
+        self.step(
+            "+1: update-targets --push", self.tufrepo("ci", "update-targets", "--push"), self.work
+        )
+        self.step("+1: status (waiting: exit 3)", self.tufrepo("ci", "status"), self.work, ok=(3,))
+        self.step(
+            "+1: repo-sign --yes",
+            [
+                str(self.bin / "repo-sign"), "-C", str(self.work / "alice"),
+                event, "--key", "file2:alice.pem", "--yes",
+            ],
+            self.work,
+        )  # fmt: skip
+        self.plain("+1: merge (git)", lambda: self.merge(event))
+        self.step("+1: online-sign --push", self.tufrepo("ci", "online-sign", "--push"), self.work)
+        self.step("+1: online-sign (no-op)", self.tufrepo("ci", "online-sign"), self.work)
+        self.step(
+            "+1: publish (over the last output)",
+            self.tufrepo("ci", "publish", str(self.site)),
+            self.work,
+        )
+
     # --- 2. sizes ------------------------------------------------------------------------
 
     def check_sizes(self) -> bool:
@@ -408,7 +445,7 @@ class Million:
         self._row(
             "bin work total (delegate + update-targets + repo-sign)",
             sum(s.seconds for s in bin_work),
-            max((s.peak_mb or 0) for s in bin_work),
+            max(((s.peak_mb or 0) for s in bin_work), default=0),
             self.baseline.get("bin work total"),
         )
         measured = [
@@ -438,12 +475,26 @@ def main() -> None:
         default=Path(sys.executable).parent,
         help="directory with tufrepo, repo-sign and python (default: this interpreter's)",
     )
+    parser.add_argument(
+        "--no-incremental",
+        action="store_true",
+        help="skip the +1 event (one artifact more through every command)",
+    )
+    parser.add_argument(
+        "--incremental-only",
+        action="store_true",
+        help="only the +1 event, on the repository an earlier run left in --work",
+    )
     args = parser.parse_args()
     if args.n < 3:
         parser.error("--n must be at least 3")
     if not (args.bin_dir / "tufrepo").exists():
         parser.error(f"no tufrepo in {args.bin_dir}: run with the project's .venv/bin/python")
     bench = Million(args.work.resolve(), args.n, args.bins, args.bin_dir)
+    if args.incremental_only:
+        bench.incremental()
+        bench.report()
+        return
     start = time.perf_counter()
     print(f"bench_million: N={args.n:,} in {bench.work}", file=sys.stderr, flush=True)
     bench.setup()
@@ -453,6 +504,8 @@ def main() -> None:
     clients_ok = bench.clients()
     print(f"clients: python-tuf OK, tuf-js {'OK' if clients_ok else 'FAILED'} (3 downloads each)")
     bench.run_baseline()
+    if not args.no_incremental:
+        bench.incremental()
     bench.report()
     print(f"whole run: {time.perf_counter() - start:.0f} s")
     if not (sizes_ok and clients_ok):
