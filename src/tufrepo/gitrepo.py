@@ -51,6 +51,7 @@ _CONVERTING = ("eol", "working-tree-encoding", "ident", "filter")
 _CACHED_BLOB_BYTES = 1024 * 1024
 _CACHED_BLOBS = 4096
 _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0"}  # fail instead of asking for a password
+_NO_REPLACE = {"GIT_NO_REPLACE_OBJECTS": "1"}
 
 
 def is_valid_branch_name(name: str) -> bool:
@@ -105,7 +106,11 @@ class GitRepo:
         except (InvalidGitRepositoryError, NoSuchPathError) as e:
             raise GitStateError(f"{top} is not a git repository") from e
         self.top = top
-        self._env = self._identity_env()
+        # Attack: refs/replace/* (or grafts) would make git show other objects
+        # than the ids compared and the commits named; every git process
+        # tufrepo runs, GitPython's object readers included, ignores them.
+        self._repo.git.update_environment(**_NO_REPLACE)
+        self._env = {**self._identity_env(), **_NO_REPLACE}
         self._blob_cache: dict[str, bytes] = {}  # blob sha -> content (small blobs only)
 
     @classmethod
@@ -332,6 +337,19 @@ class GitRepo:
         if out.strip("\0"):
             return False
         return not self._checkout_converts([p for p in listed.split("\0") if p])
+
+    def tree_entries(self, rev: str, directory: str) -> dict[str, str]:
+        """Path -> "mode type id" of every entry below ``directory`` at ``rev``.
+
+        Every kind of entry (files, symlinks, submodules): equal listings mean
+        equal content, whatever reads it.
+        """
+        try:
+            out = self._git("ls-tree", "-r", "-z", "--full-tree", rev, "--", directory)
+        except GitStateError:
+            return {}
+        records = (record.partition("\t") for record in out.split("\0"))
+        return {path: meta for meta, _, path in records if path}
 
     def tree_id(self, rev: str, directory: str) -> str | None:
         """The git object id of ``directory`` at ``rev`` (equal ids: equal content), or None."""
@@ -651,13 +669,3 @@ class GitTreeStore:
     def walk(self, directory: str) -> Iterator[FileEntry]:
         """Yield every file below ``directory`` at this commit."""
         return self.repo.walk_tree(self.rev, directory)
-
-    def blob_ids(self, directory: str) -> dict[str, str]:
-        """Path -> blob sha of the files below ``directory`` that :meth:`read` sees.
-
-        ``directory`` is a top-level directory (``metadata``): equal listings
-        mean every file below it reads the same, compared without reading one.
-        """
-        if directory not in self._listings:
-            self._listings[directory] = self.repo.list_files(self.rev, directory)
-        return dict(self._listings[directory])

@@ -255,14 +255,14 @@ def _judge_history(
             # into tuf-on-ci): other tools' rules applied; history, not judged.
             before_format.append(sha)
             continue
-        offline = _offline_metadata(state)
+        offline = _offline_metadata(git, sha)
         # Expiry bounds are judged at ``now``: never earlier than the commit,
         # so lenient for the past while still catching an expiry of 2099.
         checkpoint = TufRepository(
             OverlayStore(state), now=now, known_good=previous, parsed=parsed
         )
         as_judged = offline == judged_offline or (
-            previous is not None and _vouched(git, checkpoint, offline)
+            last is not None and _vouched(git, checkpoint, offline, last)
         )
         verdict = judge_main(checkpoint, None, previous, now=now, offline_judged=as_judged)
         findings += [_at(f, sha) for f in verdict if _blocking(f)]
@@ -357,11 +357,11 @@ def _as_verified(git: GitRepo, commit: str, rev: str, judged_offline: dict[str, 
         return False  # attack: a dirty or converting work tree is not HEAD's bytes
     if git.tree_id(rev, TARGETS_DIR) != git.tree_id(commit, TARGETS_DIR):
         return False
-    offline = _offline_metadata(GitTreeStore(git, rev))
-    return offline == judged_offline == _offline_metadata(GitTreeStore(git, commit))
+    offline = _offline_metadata(git, rev)
+    return offline == judged_offline == _offline_metadata(git, commit)
 
 
-def _vouched(git: GitRepo, checkpoint: TufRepository, offline: dict[str, str]) -> bool:
+def _vouched(git: GitRepo, checkpoint: TufRepository, offline: dict[str, str], last: str) -> bool:
     """True when the state's online-signed snapshot vouches for its offline metadata.
 
     The snapshot names the commit its online-sign judged in full
@@ -373,17 +373,27 @@ def _vouched(git: GitRepo, checkpoint: TufRepository, offline: dict[str, str]) -
     with the state's own root, which the walk judges as a successor of the
     one before, and the snapshot's version must rise from state to state,
     so a replayed older snapshot (a rollback to what an old one vouched for)
-    is refused by the online roles' version rule.
+    is refused by the online roles' version rule.  The snapshot must also be
+    new in this state, and name a commit that descends from ``last``, the
+    state judged before (red team: an unchanged snapshot kept beside older
+    offline metadata it once vouched for would be a rollback no rule sees).
     """
     try:
+        snapshot = layout.role_path(SNAPSHOT)
+        if checkpoint.store.read(snapshot) == GitTreeStore(git, last).read(snapshot):
+            return False
         root = checkpoint.read_root()
         commit = artifacts.verified_commit(git, checkpoint, root.signed if root else None)
     except MetadataError:
         return False  # judged in full, which reports it
-    return commit is not None and _offline_metadata(GitTreeStore(git, commit)) == offline
+    return (
+        commit is not None
+        and git.is_ancestor(last, commit)
+        and _offline_metadata(git, commit) == offline
+    )
 
 
-def _offline_metadata(state: GitTreeStore) -> dict[str, str]:
+def _offline_metadata(git: GitRepo, rev: str) -> dict[str, str]:
     """Blob ids of every metadata file but the online roles' (#14: refreshes cost O(1)).
 
     Most of main's online-signed states only refresh snapshot and timestamp:
@@ -391,7 +401,10 @@ def _offline_metadata(state: GitTreeStore) -> dict[str, str]:
     would find the same, and cost a parse of every targets role per state.
     """
     online = {layout.role_path(SNAPSHOT), layout.role_path(TIMESTAMP)}
-    return {p: b for p, b in state.blob_ids(METADATA_DIR).items() if p not in online}
+    # every entry, symlinks and submodules too (red team: a symlink added
+    # under metadata/ is no regular file, yet the full judgement reports it)
+    entries = git.tree_entries(rev, METADATA_DIR)
+    return {p: e for p, e in entries.items() if p not in online}
 
 
 def _in_format(state: Store) -> bool:

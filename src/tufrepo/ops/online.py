@@ -30,7 +30,14 @@ from typing import TYPE_CHECKING
 from tuf.api.metadata import Root
 
 from tufrepo.core import fields
-from tufrepo.core.constants import EVENT_BRANCH_PREFIX, MAIN_BRANCH, SNAPSHOT, TIMESTAMP
+from tufrepo.core.constants import (
+    EVENT_BRANCH_PREFIX,
+    MAIN_BRANCH,
+    METADATA_DIR,
+    SNAPSHOT,
+    TARGETS_DIR,
+    TIMESTAMP,
+)
 from tufrepo.core.layout import role_path
 from tufrepo.core.parsing import ParseCache
 from tufrepo.core.repository import TufRepository
@@ -199,8 +206,12 @@ def online_sign(
         parsed = ParseCache()  # the roles judged are the roles signed (#14)
         judge_checkout(git, anchor, "online-sign", now=now, handlers=handlers, parsed=parsed)
         repo = TufRepository(overlay, now=now, signer_for=signer_for, parsed=parsed)
-        # The clean work tree just judged, every artifact checked: HEAD's state.
-        repo.verified_commit = git.head()
+        # The clean work tree just judged, every artifact checked: HEAD's
+        # state, when the work tree is exactly HEAD's blobs (red team: bytes
+        # converted on checkout were judged, not the blobs a later checkout
+        # without the conversion would hold).
+        pristine = git.worktree_pristine(METADATA_DIR, TARGETS_DIR)
+        repo.verified_commit = git.head() if pristine else None
         result = refresh_online_roles(repo, now)
         if not result.changed:
             return OnlineSignResult()
