@@ -8,17 +8,17 @@ Attacker: push to sign/* and main (no force push, no keys), or a hostile mirror.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from conftest import World, git, init_repo, out, run
 
 from tufrepo.checks import Finding, errors
+from tufrepo.core import parsing
 from tufrepo.core.repository import TufRepository
 from tufrepo.core.store import WorktreeStore
 from tufrepo.gitrepo import GitRepo
-from tufrepo.ops import anchor
+from tufrepo.ops import anchor, online
 from tufrepo.ops.anchor import judge_main_state
 
 GOOD = b"GOOD release bytes\n"
@@ -208,8 +208,6 @@ def test_online_sign_modifies_no_shared_parsed_metadata(
     appended, a version bumped, verified-commit set) would leak into the other
     repositories of the run (known good, the verified commit) and change what
     is judged.  Every cached object must still equal a fresh parse of its bytes."""
-    from tufrepo.core import parsing
-    from tufrepo.ops import online
 
     caches: list[parsing.ParseCache] = []
 
