@@ -58,7 +58,9 @@ MAX_LENGTH = 2**53 - 1  # the largest integer every client's JSON reads exactly 
 HASH_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 REQUIRED_HASH = "sha256"
 _FIELDS = frozenset({"path", "length", "hashes", "custom"})
-_SEGMENT = re.compile(r"[A-Za-z0-9_+~-][A-Za-z0-9._+~-]*")
+_SEGMENT_RE = r"[A-Za-z0-9_+~-][A-Za-z0-9._+~-]*"
+# the whole path at once: segments as above, "/"-separated, none empty
+_PATH = re.compile(rf"{_SEGMENT_RE}(?:/{_SEGMENT_RE})*")
 
 
 @dataclass(frozen=True)
@@ -263,7 +265,7 @@ def parse_line(raw: bytes) -> TargetFile:
     if not text.strip():
         raise _LineError("manifest-malformed", "blank line")
     try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        value = _DECODER.decode(text)
     except (ValueError, RecursionError) as e:
         raise _LineError("manifest-malformed", f"not JSON: {str(e)[:80]}") from None
     if not isinstance(value, dict):
@@ -291,15 +293,19 @@ def line_path(raw: bytes) -> str | None:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    if len(keys) != len(set(keys)):
+    value = dict(pairs)
+    if len(value) != len(pairs):
         # Attack: {"length": 1, "length": 2}: parsers disagree about which one counts.
         raise ValueError("a key appears twice")
-    return dict(pairs)
+    return value
 
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+# One decoder for every line (#14: json.loads with hooks builds a decoder per call).
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
 
 
 def _path(path: object) -> str:
@@ -307,7 +313,7 @@ def _path(path: object) -> str:
     # disk or in a URL (.., absolute, backslash, %, ?, #, control characters).
     if not isinstance(path, str) or not path:
         raise _LineError("manifest-bad-path", "path must be a non-empty string")
-    if len(path) > MAX_PATH or not all(_SEGMENT.fullmatch(s) for s in path.split("/")):
+    if len(path) > MAX_PATH or not _PATH.fullmatch(path):
         raise _LineError(
             "manifest-bad-path",
             f"path {path[:80]!r} is not a safe target path (letters, digits and ._+~- in "
