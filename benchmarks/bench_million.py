@@ -275,10 +275,11 @@ class Million:
 
     def incremental(self) -> None:
         """One artifact more (a file under releases/) through a whole event: #14's O(changed)."""
-        event = "sign/one-more"
         self.git("alice", "fetch", "-q")
+        runs = self.git("alice", "branch", "-r", "--list", "origin/sign/one-more*").split()
+        event = f"sign/one-more-{len(runs) + 1}"  # each run adds its own artifact
         self.git("alice", "switch", "-q", "-C", event, "origin/main")
-        path = self.work / "alice" / "targets" / ROLE / "one-more.bin"
+        path = self.work / "alice" / "targets" / ROLE / f"{event.removeprefix('sign/')}.bin"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"one more artifact\n")
         self.git("alice", "add", "targets")
