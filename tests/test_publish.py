@@ -21,6 +21,7 @@ from conftest import NOW, git, run
 from htmltree import Element, parse
 from repo_builder import APP, APP_DATA, DELEGATED, README, README_DATA, RepoBuilder, sha256
 from tuf.api.metadata import DelegatedRole
+from tuf.ngclient import Updater
 from tufjs import tufjs_refresh
 from webserver import serve_directory
 
@@ -28,6 +29,7 @@ from tufrepo.client import download_target
 from tufrepo.core.repository import TufRepository, serialize
 from tufrepo.core.store import WorktreeStore
 from tufrepo.errors import RejectedError
+from tufrepo.ops.anchor import published_store
 from tufrepo.ops.publish import PublishResult, build_site
 from tufrepo.ops.site_page import SiteLinks, render_status_page
 
@@ -692,3 +694,66 @@ def test_a_full_disk_while_staging_is_a_clear_refusal_and_out_stays(
     )
     assert lines[-1].startswith(hint)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "repo", "site"]
+
+
+def counted_lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every target path publish's client check resolves from now on."""
+    looked: list[str] = []
+    real = Updater.get_targetinfo
+
+    def counting(self: Updater, target_path: str) -> Any:
+        looked.append(target_path)
+        return real(self, target_path)
+
+    monkeypatch.setattr(Updater, "get_targetinfo", counting)
+    return looked
+
+
+def republish(built: RepoBuilder, out: Path) -> None:
+    """Publish again over ``out``, judged from it, as publish_site does."""
+    store = WorktreeStore(built.top)
+    published = published_store(str(out / "metadata"))
+    build_site(TufRepository(store, now=NOW), store, out, now=NOW, published=published)
+
+
+def test_publishing_again_resolves_only_the_roles_that_changed(
+    built: RepoBuilder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # #14: one artifact more in a site of 100,000 must not cost 100,000 client lookups.
+    out = tmp_path / "site"
+    publish(built, out)
+    built.add_target(DELEGATED, "delegated/sub/new.json", b"new\n")
+    built.bump(DELEGATED)
+    built.bump_online()
+    built.write()
+    looked = counted_lookups(monkeypatch)
+    republish(built, out)
+    assert sorted(looked) == [APP, "delegated/sub/new.json"]  # not targets' readme.txt
+
+
+def test_a_changed_delegation_resolves_every_artifact_again(
+    built: RepoBuilder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Attack/mistake: a delegation changed (here: another role claims paths
+    # first); every artifact may now resolve elsewhere, or nowhere.
+    out = tmp_path / "site"
+    publish(built, out)
+    built.add_delegation("other", ["bob"], paths=["other/*"])
+    built.bump_online()
+    built.write()
+    looked = counted_lookups(monkeypatch)
+    republish(built, out)
+    assert sorted(looked) == [APP, README]
+
+
+def test_a_previous_site_under_another_root_resolves_every_artifact_again(
+    built: RepoBuilder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "site"
+    publish(built, out)
+    built.rotate_root()
+    built.bump_online()
+    built.write()
+    looked = counted_lookups(monkeypatch)
+    republish(built, out)
+    assert sorted(looked) == [APP, README]

@@ -59,10 +59,15 @@ FETCH_TIMEOUT = 120.0  # seconds for reading the whole published anchor
 
 @dataclass(frozen=True)
 class MainVerdict:
-    """Main judged from its anchor: the findings and where the anchor came from."""
+    """Main judged from its anchor.
+
+    The findings, where the anchor came from, and the published metadata
+    when that was the anchor (checkout layout).
+    """
 
     findings: list[Finding]
     anchor: str
+    published: Store | None = None
 
 
 def published_store(
@@ -188,7 +193,7 @@ def judge_main_state(
         parsed=parsed or ParseCache(),
     )  # fmt: skip
     source = f"published metadata at {anchor_source} ({history})" if published else history
-    return MainVerdict(unique(findings), source)
+    return MainVerdict(unique(findings), source, published)
 
 
 def _judge_history(

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tuf.api.metadata import TargetFile
+from tuf.api.metadata import Snapshot, TargetFile, Targets
 from tuf.ngclient.config import UpdaterConfig
 
 from tufrepo import __version__, progress
@@ -61,9 +61,10 @@ from tufrepo.core.constants import (
     TARGETS_DIR,
     TIMESTAMP,
 )
+from tufrepo.core.parsing import parse_typed
 from tufrepo.core.repository import TufRepository
 from tufrepo.core.store import WorktreeStore
-from tufrepo.errors import RejectedError, UsageError
+from tufrepo.errors import MetadataError, RejectedError, UsageError
 from tufrepo.ops.anchor import judge_main_state, require_main
 from tufrepo.ops.manifest import external_paths
 from tufrepo.ops.release import check_target_path
@@ -178,7 +179,7 @@ def publish_site(
     result = build_site(
         repo, store, out, now=now, metadata_path=paths.metadata_path,
         targets_path=str(paths.targets_path), include_targets=include_targets,
-        force=force, checkout=git.top, source_commit=head,
+        force=force, checkout=git.top, source_commit=head, published=verdict.published,
     )  # fmt: skip
     return PublishResult(
         result.out, result.roles, result.artifacts, result.previous, verdict.anchor, warnings
@@ -348,6 +349,7 @@ def build_site(
     force: bool = False,
     checkout: Path | None = None,
     source_commit: str | None = None,
+    published: Store | None = None,
 ) -> PublishResult:
     """Stage, check and then publish the repository into ``out``.
 
@@ -365,6 +367,8 @@ def build_site(
         force: replace ``out`` even when it holds files publish did not write.
         checkout: the checkout published (default: ``files``' top, for a work tree).
         source_commit: the commit shown on the status page.
+        published: the published metadata main was judged from: the client
+            check skips what it resolved then (:func:`resolved_before`).
 
     Returns:
         The published role versions (snapshot and targets roles), the number
@@ -392,7 +396,9 @@ def build_site(
         try:
             roles, artifacts = _stage(repo, files, staging, links, include_targets)
             _check_sizes(staging / links.metadata_path)
-            _check_with_client(repo, staging, links, now)
+            _check_with_client(
+                repo, staging, links, now, resolved=resolved_before(repo, published)
+            )
             (staging / "index.html").write_text(
                 render_status_page(repo, now, links=links, source_commit=source_commit),
                 encoding="utf-8",
@@ -507,7 +513,63 @@ def _check_sizes(meta: Path) -> None:
             )
 
 
-def _check_with_client(repo: TufRepository, site: Path, links: SiteLinks, now: datetime) -> None:
+def resolved_before(repo: TufRepository, published: Store | None) -> set[str]:
+    """Targets roles whose every artifact a client already resolved when they were published.
+
+    #14: publishing one more artifact into a site of 100,000 must not walk
+    the delegation tree 100,000 times.  ``published`` is the site main was
+    just judged from (the previous output, or ``--anchor``): it passed this
+    same check when it was published.  A role qualifies when it is published
+    there at the same version, under the same root, and no role whose
+    version changed changed its delegations: then the tree a client walks,
+    and what each unchanged role lists, are as they were.  Anything
+    unexpected (a role missing, unparsable) means no role qualifies and
+    every artifact is resolved again.  At worst (a hostile mirror) this
+    skips the client's second opinion on roles the judgement of main has
+    already checked against the files: a site a client cannot use, never
+    an artifact a client would accept without its signers.
+
+    Args:
+        repo: the repository being published.
+        published: the published metadata in checkout layout, or None.
+    """
+    if published is None:
+        return set()
+    try:
+        if published.read(layout.role_path(ROOT)) != repo.store.read(layout.role_path(ROOT)):
+            return set()  # keys may differ: a client walks with other keys
+        data = published.read(layout.role_path(SNAPSHOT))
+        if data is None:
+            return set()
+        meta = parse_typed(data, "published snapshot", Snapshot).signed.meta
+        unchanged = set()
+        for role in repo.targets_roles():
+            md = repo.read_targets(role)
+            before = meta.get(f"{role}.json")
+            if md is None or before is None:
+                return set()  # a role added or removed: its delegator changed too
+            if before.version == md.signed.version:
+                unchanged.add(role)
+                continue
+            data = published.read(layout.role_path(role))
+            if data is None:
+                return set()
+            old = parse_typed(data, f"published {role}", Targets).signed
+            if old.version != before.version:
+                return set()
+            new = md.signed.delegations
+            if (old.delegations.to_dict() if old.delegations else None) != (
+                new.to_dict() if new else None
+            ):
+                return set()  # the tree changed: every path may resolve elsewhere
+    except MetadataError:
+        return set()
+    return unchanged
+
+
+def _check_with_client(
+    repo: TufRepository, site: Path, links: SiteLinks, now: datetime, *, resolved: set[str]
+) -> None:
     # Clients start at the first root of the verified chain (1, unless the
     # history begins with legacy roots python-tuf cannot read).
     first_root = (site / links.metadata_path / f"{chain_start(repo.store)}.root.json").read_bytes()
@@ -534,6 +596,8 @@ def _check_with_client(repo: TufRepository, site: Path, links: SiteLinks, now: d
                 downloaded = 0
                 external = external_paths(repo.store)  # served by the artifact store
                 for role in repo.targets_roles():
+                    if role in resolved:
+                        continue  # the previous site's client check covered it
                     md = repo.read_targets(role)
                     for target_path in md.signed.targets if md else {}:
                         info = updater.get_targetinfo(target_path)
