@@ -280,3 +280,43 @@ def test_a_rollback_to_a_state_online_sign_once_vouched_for_is_refused(signed: W
         ("snapshot", "rollback"),
         ("timestamp", "rollback"),
     }
+
+
+def judge_from(world: World, site: Path) -> tuple[list[Finding], list[str]]:
+    with GitRepo(world.ci) as repo:
+        store = CountingWorktree(repo.top)
+        verdict = judge_main_state(
+            TufRepository(store, now=world.now),
+            store,
+            git=repo,
+            rev=repo.head(),
+            anchor_source=str(site / "metadata"),
+            now=world.now,
+        )
+    return verdict.findings, sorted(store.artifact_reads)
+
+
+def test_publishing_the_published_state_again_reads_no_artifact(
+    signed: World, tmp_path: Path
+) -> None:
+    # #14: the published state's snapshot vouches for it; nothing is new.
+    site = tmp_path / "site"
+    assert signed.ci_run("publish", str(site)).exit_code == 0
+    findings, reads = judge_from(signed, site)
+    assert errors(findings) == []
+    assert reads == []
+
+
+def test_a_swap_after_the_published_state_is_read_and_refused(
+    signed: World, tmp_path: Path
+) -> None:
+    # Attack: push rights on main; the published anchor vouches only for its own state.
+    site = tmp_path / "site"
+    assert signed.ci_run("publish", str(site)).exit_code == 0
+    (signed.ci / "targets" / "app.bin").write_bytes(EVIL)
+    push_to_main(signed, "Update docs")
+    findings, reads = judge_from(signed, site)
+    assert reads == ["targets/app.bin"]
+    assert [f.message for f in errors(findings)] == [
+        "targets lists targets/app.bin with a different sha256 hash"
+    ]

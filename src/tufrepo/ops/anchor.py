@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
+    from tufrepo.core.artifacts import KnownArtifacts
     from tufrepo.core.store import Store
     from tufrepo.gitrepo import GitRepo
 
@@ -247,9 +248,15 @@ def _judge_history(
             last = checkpoints[start]
             checkpoints = checkpoints[start + 1 :]
     before_format = []
-    # The offline metadata of the last state judged in full in this walk
-    # (never the published anchor's: that one was not judged here).
+    # The offline metadata of the last state judged in full, in this walk or,
+    # for the published anchor's state, by the online-sign its snapshot
+    # vouches for (then publishing the same state again judges no artifact).
     judged_offline: dict[str, str] | None = None
+    if last is not None:
+        anchor_state = TufRepository(OverlayStore(GitTreeStore(git, last)), now=now, parsed=parsed)
+        offline = _offline_metadata(git, last)
+        if _vouching_commit(git, anchor_state, offline) is not None:
+            judged_offline = offline
     for done, sha in enumerate(checkpoints, 1):
         progress.advance("judging main's history", done, len(checkpoints))
         state = GitTreeStore(git, sha)
@@ -288,21 +295,7 @@ def _judge_history(
     head = TufRepository(OverlayStore(repo.store), now=now, known_good=previous, parsed=parsed)
     known, offline_judged = None, False
     if by_change and isinstance(files, WorktreeStore) and files.top.resolve() == git.top.resolve():
-        # #14: judge what changed since the commit main's online-signed
-        # snapshot vouches for, checked against the root of the last judged
-        # state (ops.artifacts.verified_commit says why that is safe).
-        trusted = (
-            TufRepository(
-                OverlayStore(GitTreeStore(git, last)), now=now, parsed=parsed
-            ).read_root()
-            if last
-            else None
-        )
-        commit = artifacts.verified_commit(git, head, trusted.signed if trusted else None)
-        if commit is not None and rev is not None and judged_offline is not None:
-            offline_judged = _as_verified(git, commit, rev, judged_offline)
-        if not offline_judged:
-            known = artifacts.for_main(git, commit, now=now, parsed=parsed)
+        known, offline_judged = _by_change(git, head, rev, last, judged_offline, now, parsed)
     findings += judge_main(
         head, files, previous, now=now, known=known, offline_judged=offline_judged
     )
@@ -347,6 +340,41 @@ def _merged_histories(git: GitRepo, rev: str, head: Store) -> list[Finding]:
     return findings
 
 
+def _by_change(
+    git: GitRepo,
+    head: TufRepository,
+    rev: str | None,
+    last: str | None,
+    judged_offline: dict[str, str] | None,
+    now: datetime,
+    parsed: ParseCache,
+) -> tuple[KnownArtifacts | None, bool]:
+    """What HEAD's judgement may take as judged (#14): known entries, or all of it.
+
+    Judged is what changed since the commit main's online-signed snapshot
+    vouches for, checked against the root of the last judged state
+    (``ops.artifacts.verified_commit`` says why that is safe).
+
+    Returns:
+        The entries of that commit for unchanged artifacts, and whether HEAD's
+        offline metadata and artifacts are that commit's (:func:`_as_verified`).
+    """
+    trusted = (
+        TufRepository(OverlayStore(GitTreeStore(git, last)), now=now, parsed=parsed).read_root()
+        if last
+        else None
+    )
+    commit = artifacts.verified_commit(git, head, trusted.signed if trusted else None)
+    if (
+        commit is not None
+        and rev is not None
+        and judged_offline is not None
+        and _as_verified(git, commit, rev, judged_offline)
+    ):
+        return None, True
+    return artifacts.for_main(git, commit, now=now, parsed=parsed), False
+
+
 def _as_verified(git: GitRepo, commit: str, rev: str, judged_offline: dict[str, str]) -> bool:
     """True when the work tree's offline metadata and artifacts are ``commit``'s, and judged.
 
@@ -383,19 +411,27 @@ def _vouched(git: GitRepo, checkpoint: TufRepository, offline: dict[str, str], l
     state judged before (red team: an unchanged snapshot kept beside older
     offline metadata it once vouched for would be a rollback no rule sees).
     """
+    snapshot = layout.role_path(SNAPSHOT)
+    if checkpoint.store.read(snapshot) == GitTreeStore(git, last).read(snapshot):
+        return False
+    commit = _vouching_commit(git, checkpoint, offline)
+    return commit is not None and git.is_ancestor(last, commit)
+
+
+def _vouching_commit(git: GitRepo, state: TufRepository, offline: dict[str, str]) -> str | None:
+    """The commit the state's snapshot names, when it vouches for the state's offline metadata.
+
+    That is: the snapshot's signature verifies with the state's own root,
+    and the commit it names holds the same offline metadata (git ids).
+    """
     try:
-        snapshot = layout.role_path(SNAPSHOT)
-        if checkpoint.store.read(snapshot) == GitTreeStore(git, last).read(snapshot):
-            return False
-        root = checkpoint.read_root()
-        commit = artifacts.verified_commit(git, checkpoint, root.signed if root else None)
+        root = state.read_root()
+        commit = artifacts.verified_commit(git, state, root.signed if root else None)
     except MetadataError:
-        return False  # judged in full, which reports it
-    return (
-        commit is not None
-        and git.is_ancestor(last, commit)
-        and _offline_metadata(git, commit) == offline
-    )
+        return None  # judged in full, which reports it
+    if commit is None or _offline_metadata(git, commit) != offline:
+        return None
+    return commit
 
 
 def _offline_metadata(git: GitRepo, rev: str) -> dict[str, str]:
