@@ -399,6 +399,7 @@ def conflicts(
     """Entries whose path is also a file, or is owned by another role than their manifest's."""
     files = {p.casefold() for p in file_paths}
     problems = []
+    bins: dict[tuple[str, str], bool] = {}  # (role, manifest's role): asked once per pair
     for entry in manifests.entries:
         if entry.path.casefold() in files:
             # Attack: two descriptions of one path; signers review one, clients get the other.
@@ -412,7 +413,10 @@ def conflicts(
             )
             continue
         role = owner(entry.path)
-        if role != entry.role and not is_bin_of(role, entry.role):
+        pair = (role, entry.role)
+        if pair not in bins:
+            bins[pair] = role == entry.role or is_bin_of(role, entry.role)
+        if not bins[pair]:
             # Attack: a manifest adding artifacts under another role's paths.
             problems.append(
                 ManifestProblem(
