@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from tufrepo.checks.findings import Finding, Severity
 from tufrepo.core.constants import TARGETS_DIR
 from tufrepo.ops.bins import is_bin_of
-from tufrepo.ops.manifest import conflicts, read_manifests
+from tufrepo.ops.manifest import ManifestEntry, conflicts, read_manifests
 from tufrepo.ops.targets import is_artifact_path, owner_of
 
 if TYPE_CHECKING:
@@ -27,11 +27,21 @@ if TYPE_CHECKING:
     from tufrepo.core.store import Store
 
 
-def manifest_rule(repo: TufRepository, files: Store, mismatch: Severity) -> list[Finding]:
-    """Every manifest line valid, owned by its manifest's role, and listed as written."""
+def checked_manifests(
+    repo: TufRepository, files: Store, mismatch: Severity
+) -> tuple[list[Finding], list[ManifestEntry] | None]:
+    """Every manifest line valid, owned by its manifest's role, and listed as written.
+
+    Returns the findings, and the manifests' entries when they have no problem.
+
+    The entries (shared, not to be modified) let the artifact rules place
+    them without reading and checking every manifest a second time (#14);
+    None when any line has a problem (then the artifact rules read them
+    again and refuse, as update-targets would).
+    """
     manifests = read_manifests(files, private=False)  # read only
     if not manifests.entries and not manifests.problems:
-        return []
+        return [], []
     prefix = f"{TARGETS_DIR}/"
     file_paths = [
         e.path[len(prefix) :]
@@ -65,7 +75,7 @@ def manifest_rule(repo: TufRepository, files: Store, mismatch: Severity) -> list
             if mismatch is Severity.WAITING:
                 problem += " (run update-targets)"
             findings.append(Finding(role, "targets-mismatch", problem, mismatch))
-    return findings
+    return findings, None if problems else manifests.entries
 
 
 def _role_of(manifest: str) -> str:
@@ -73,4 +83,4 @@ def _role_of(manifest: str) -> str:
     return name.removesuffix(".jsonl") if name.endswith(".jsonl") else ""
 
 
-__all__ = ["manifest_rule"]
+__all__ = ["checked_manifests"]

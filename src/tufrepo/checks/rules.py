@@ -22,7 +22,7 @@ from tuf.api.metadata import Root, Targets
 from tufrepo.checks.bins import bins_rule
 from tufrepo.checks.findings import Finding, Severity
 from tufrepo.checks.keys import check_key_set, key_set_of
-from tufrepo.checks.manifest import manifest_rule
+from tufrepo.checks.manifest import checked_manifests
 from tufrepo.core import fields, layout
 from tufrepo.core.constants import (
     METADATA_DIR,
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from tufrepo.core.parsing import AnyMetadata
     from tufrepo.core.repository import TufRepository
     from tufrepo.core.store import Store
+    from tufrepo.ops.manifest import ManifestEntry
 
 # Policy bounds for expiry periods (days).  Timestamp is signed by a key CI
 # holds and is what bounds a freeze: a long timestamp expiry turns a stolen
@@ -273,10 +274,11 @@ def tree_rules(
     findings += _delegated_paths(repo)
     findings += bins_rule(repo)
     if files is not None:
-        findings += manifest_rule(repo, files, mismatch)
+        found, manifest_entries = checked_manifests(repo, files, mismatch)
+        findings += found
         findings += _role_files(repo, files)
         findings += _artifact_files(files)
-        findings += _target_entries(repo, files, mismatch, known)
+        findings += _target_entries(repo, files, mismatch, known, manifest_entries)
     return findings
 
 
@@ -413,11 +415,17 @@ def _artifact_files(files: Store) -> list[Finding]:
 
 
 def _target_entries(
-    repo: TufRepository, files: Store, mismatch: Severity, known: KnownArtifacts | None
+    repo: TufRepository,
+    files: Store,
+    mismatch: Severity,
+    known: KnownArtifacts | None,
+    manifest_entries: list[ManifestEntry] | None,
 ) -> list[Finding]:
     findings = []
     try:
-        wanted: dict[str, dict[str, TargetFile]] | None = desired_targets(repo, files, known)
+        wanted: dict[str, dict[str, TargetFile]] | None = desired_targets(
+            repo, files, known, manifest_entries=manifest_entries
+        )
     except RejectedError:
         wanted = None  # reported by _artifact_files
     for role in repo.targets_roles():

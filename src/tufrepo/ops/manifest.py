@@ -386,7 +386,16 @@ def add_manifest_artifacts(
     file_paths = [p for entries in wanted.values() for p in entries]
     problems = manifests.problems + conflicts(manifests, file_paths, owner, is_bin_of)
     Manifests(manifests.entries, problems).require_valid()
-    for entry in manifests.entries:
+    place_manifest_entries(wanted, manifests.entries, owner)
+
+
+def place_manifest_entries(
+    wanted: dict[str, dict[str, TargetFile]],
+    entries: Iterable[ManifestEntry],
+    owner: Callable[[str], str],
+) -> None:
+    """Add entries already checked (:func:`add_manifest_artifacts`) to their owners in ``wanted``."""
+    for entry in entries:
         wanted.setdefault(owner(entry.path), {})[entry.path] = entry.target
 
 
@@ -442,5 +451,6 @@ __all__ = [
     "manifest_path",
     "parse_line",
     "parse_manifest",
+    "place_manifest_entries",
     "read_manifests",
 ]

@@ -28,14 +28,19 @@ from tufrepo.core.constants import TARGETS, TARGETS_DIR
 from tufrepo.core.sizes import require_within_budget
 from tufrepo.errors import RejectedError
 from tufrepo.ops.bins import is_bin_of
-from tufrepo.ops.manifest import add_manifest_artifacts, external_paths
+from tufrepo.ops.manifest import (
+    add_manifest_artifacts,
+    external_paths,
+    place_manifest_entries,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from tufrepo.core.artifacts import KnownArtifacts
     from tufrepo.core.repository import TufRepository
     from tufrepo.core.store import Store
+    from tufrepo.ops.manifest import ManifestEntry
 
 
 @dataclass(frozen=True)
@@ -125,21 +130,30 @@ def scan_artifacts(files: Store, known: KnownArtifacts | None = None) -> list[Ar
 
 
 def desired_targets(
-    repo: TufRepository, files: Store, known: KnownArtifacts | None = None
+    repo: TufRepository,
+    files: Store,
+    known: KnownArtifacts | None = None,
+    *,
+    manifest_entries: Iterable[ManifestEntry] | None = None,
 ) -> dict[str, dict[str, TargetFile]]:
     """Role -> what its files are (length and every known hash), every reachable role present.
 
     An entry here describes a file; update-targets lists only length and
-    sha256 of new and changed files (:func:`fresh_entry`).
+    sha256 of new and changed files (:func:`fresh_entry`).  The manifests'
+    entries are read and checked here, unless ``manifest_entries`` holds
+    them already checked (``checks.manifest.checked_manifests``).
     """
     wanted: dict[str, dict[str, TargetFile]] = {role: {} for role in repo.targets_roles()}
     wanted.setdefault(TARGETS, {})
     for artifact in scan_artifacts(files, known):
         wanted.setdefault(owner_of(repo, artifact.path), {})[artifact.path] = artifact.target
     # artifacts kept out of git (ops.manifest); each path is placed like a file's
-    add_manifest_artifacts(
-        files, wanted, lambda p: owner_of(repo, p), lambda r, p: is_bin_of(repo, r, p)
-    )
+    if manifest_entries is not None:
+        place_manifest_entries(wanted, manifest_entries, lambda p: owner_of(repo, p))
+    else:
+        add_manifest_artifacts(
+            files, wanted, lambda p: owner_of(repo, p), lambda r, p: is_bin_of(repo, r, p)
+        )
     return wanted
 
 
