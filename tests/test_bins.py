@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from conftest import User, World, git, init_repo, out, run
 from tuf.api.metadata import DelegatedRole, Metadata, Targets
+from tuf.ngclient import Updater
 from tufjs import check_site_with_both_clients
 
 from tufrepo.core import layout
@@ -26,6 +27,7 @@ from tufrepo.ops.bins import (
     is_valid_count,
     path_hash,
 )
+from tufrepo.ops.publish import BIN_SAMPLE
 
 ARTIFACTS = {f"targets/releases/app-{i}.txt": f"release {i}\n" for i in range(8)}
 
@@ -433,3 +435,32 @@ def test_bins_roles_are_targets_metadata_clients_parse(world: World) -> None:
     for spec in bin_specs("releases", 4):
         data = json.dumps(role_json(world, spec.name, "sign/bins")).encode()
         assert isinstance(Metadata.from_bytes(data).signed, Targets)
+
+
+def test_publish_resolves_a_sample_of_each_bin_through_the_client(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # #14: placement in a bin is python-tuf's own rule, applied to every entry
+    # by checks.bins; the client's walk (one hash per bin per artifact) checks
+    # that every bin is reached and trusted, from a sample of each.
+    alice = released(world, {f"targets/releases/r{i}.bin": f"r{i}\n" for i in range(40)})
+    delegate_bins(alice, "sign/bins", "4")
+    assert world.status("sign/bins")[0] == 0
+    world.merge("sign/bins")
+    assert world.ci_run("online-sign", "--push").exit_code == 0
+    looked: list[str] = []
+    real = Updater.get_targetinfo
+
+    def counting(self: Updater, target_path: str) -> Any:
+        looked.append(target_path)
+        return real(self, target_path)
+
+    monkeypatch.setattr(Updater, "get_targetinfo", counting)
+    result = run("-C", str(world.ci), "publish", str(tmp_path / "site"), now=world.now)
+    assert result.exit_code == 0, out(result)
+    by_bin: dict[str, int] = {}
+    for name in [f"releases-bin-0{i}" for i in range(4)]:
+        listed = role_json(world, name)["signed"]["targets"]
+        by_bin[name] = len([p for p in looked if p in listed])
+        assert len(listed) > BIN_SAMPLE  # there was more to resolve
+    assert by_bin == dict.fromkeys(by_bin, BIN_SAMPLE)
