@@ -228,7 +228,9 @@ def _judge_history(
         start = next(
             (
                 i
-                for i in range(len(checkpoints) - 1, -1, -1)
+                # the earliest: a later commit can copy the published timestamp's
+                # bytes beside other metadata, and must then be judged (red team)
+                for i in range(len(checkpoints))
                 if GitTreeStore(git, checkpoints[i]).read(layout.role_path(TIMESTAMP)) == stamp
             ),
             None,
@@ -252,10 +254,12 @@ def _judge_history(
     # for the published anchor's state, by the online-sign its snapshot
     # vouches for (then publishing the same state again judges no artifact).
     judged_offline: dict[str, str] | None = None
-    if last is not None:
+    if by_change and last is not None and published is not None:
         anchor_state = TufRepository(OverlayStore(GitTreeStore(git, last)), now=now, parsed=parsed)
         offline = _offline_metadata(git, last)
-        if _vouching_commit(git, anchor_state, offline) is not None:
+        if _is_published(git, last, offline, published) and _vouching_commit(
+            git, anchor_state, offline
+        ):
             judged_offline = offline
     for done, sha in enumerate(checkpoints, 1):
         progress.advance("judging main's history", done, len(checkpoints))
@@ -273,8 +277,9 @@ def _judge_history(
         checkpoint = TufRepository(
             OverlayStore(state), now=now, known_good=previous, parsed=parsed
         )
-        as_judged = offline == judged_offline or (
-            last is not None and _vouched(git, checkpoint, offline, last)
+        as_judged = by_change and (
+            offline == judged_offline
+            or (last is not None and _vouched(git, checkpoint, offline, last))
         )
         verdict = judge_main(checkpoint, None, previous, now=now, offline_judged=as_judged)
         findings += [_at(f, sha) for f in verdict if _blocking(f)]
@@ -416,6 +421,21 @@ def _vouched(git: GitRepo, checkpoint: TufRepository, offline: dict[str, str], l
         return False
     commit = _vouching_commit(git, checkpoint, offline)
     return commit is not None and git.is_ancestor(last, commit)
+
+
+def _is_published(git: GitRepo, sha: str, offline: dict[str, str], published: Store) -> bool:
+    """True when the published metadata is exactly the state at ``sha`` (but timestamp).
+
+    Only then may the walk take the state's own judgement for the published
+    one: the anchor matched by its timestamp alone could carry other
+    metadata beside a copied timestamp (red team: a rollback that skipped
+    the judgement against what clients have).
+    """
+    state = GitTreeStore(git, sha)
+    paths = [layout.role_path(SNAPSHOT)] + [
+        p for p in offline if layout.role_from_metadata_path(p) is not None
+    ]
+    return all(published.read(p) == state.read(p) for p in paths)
 
 
 def _vouching_commit(git: GitRepo, state: TufRepository, offline: dict[str, str]) -> str | None:

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import Snapshot, TargetFile, Targets
 from tuf.ngclient.config import UpdaterConfig
 
@@ -62,7 +63,7 @@ from tufrepo.core.constants import (
     TARGETS_DIR,
     TIMESTAMP,
 )
-from tufrepo.core.parsing import parse_typed
+from tufrepo.core.parsing import canonical_bytes, parse_typed
 from tufrepo.core.repository import TufRepository
 from tufrepo.core.store import WorktreeStore
 from tufrepo.errors import MetadataError, RejectedError, UsageError
@@ -529,11 +530,10 @@ def resolved_before(repo: TufRepository, published: Store | None) -> set[str]:
     there at the same version, under the same root, and no role whose
     version changed changed its delegations: then the tree a client walks,
     and what each unchanged role lists, are as they were.  Anything
-    unexpected (a role missing, unparsable) means no role qualifies and
-    every artifact is resolved again.  At worst (a hostile mirror) this
-    skips the client's second opinion on roles the judgement of main has
-    already checked against the files: a site a client cannot use, never
-    an artifact a client would accept without its signers.
+    unexpected (a role missing, unparsable, a published snapshot the online
+    key did not sign, a role whose file, main's snapshot and the published
+    snapshot disagree on its version) means no role qualifies and every
+    artifact is resolved again.
 
     Args:
         repo: the repository being published.
@@ -545,16 +545,26 @@ def resolved_before(repo: TufRepository, published: Store | None) -> set[str]:
         if published.read(layout.role_path(ROOT)) != repo.store.read(layout.role_path(ROOT)):
             return set()  # keys may differ: a client walks with other keys
         data = published.read(layout.role_path(SNAPSHOT))
-        if data is None:
+        snapshot = repo.read_snapshot()
+        if data is None or snapshot is None:
             return set()
-        meta = parse_typed(data, "published snapshot", Snapshot).signed.meta
+        before_snapshot = parse_typed(data, "published snapshot", Snapshot)
+        # Red team: a mirror serving a snapshot of its own would choose what
+        # is skipped; only one the online key signed counts.
+        repo.root().verify_delegate(
+            SNAPSHOT, canonical_bytes(before_snapshot.signed), before_snapshot.signatures
+        )
+        meta, now_listed = before_snapshot.signed.meta, snapshot.signed.meta
         unchanged = set()
         for role in repo.targets_roles():
             md = repo.read_targets(role)
             before = meta.get(f"{role}.json")
-            if md is None or before is None:
+            listed = now_listed.get(f"{role}.json")
+            if md is None or before is None or listed is None:
                 return set()  # a role added or removed: its delegator changed too
-            if before.version == md.signed.version:
+            if before.version == md.signed.version == listed.version:
+                # published before, and what main's snapshot publishes now
+                # (red team: a role file behind its snapshot is resolved again)
                 unchanged.add(role)
                 continue
             data = published.read(layout.role_path(role))
@@ -568,7 +578,7 @@ def resolved_before(repo: TufRepository, published: Store | None) -> set[str]:
                 new.to_dict() if new else None
             ):
                 return set()  # the tree changed: every path may resolve elsewhere
-    except MetadataError:
+    except (MetadataError, UnsignedMetadataError):
         return set()
     return unchanged
 
