@@ -19,6 +19,7 @@ from tufrepo.core.artifacts import KnownArtifacts
 from tufrepo.core.repository import TufRepository
 from tufrepo.core.store import OverlayStore
 from tufrepo.gitrepo import GitRepo
+from tufrepo.ops.artifacts import _Unchanged, after_metadata_commit
 from tufrepo.ops.targets import update_targets
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
@@ -158,3 +159,22 @@ def test_worktree_blobs_leave_out_changed_and_untracked_files(tmp_path: Path) ->
         blobs = repo.worktree_blobs("targets")
     assert list(blobs) == ["targets/a"]
     assert blobs["targets/a"] == git(tmp_path, "hash-object", "targets/a")
+
+
+def test_entries_kept_after_a_metadata_commit_still_read_files_staged_since() -> None:
+    # #14: repo-sign keeps known good's entries across its signature commit;
+    # a file staged into the new tip afterwards must be read, never reused.
+    blob = "1" * 40
+    entry = TargetFile(3, {"sha256": "0" * 64}, "a.bin")
+    known = KnownArtifacts(
+        current=_Unchanged({"a.bin": blob}, OverlayStore()),
+        known_good={"a.bin": blob},
+        entries={"a.bin": entry},
+    )
+    overlay = OverlayStore()
+    kept = after_metadata_commit(known, overlay)
+    assert kept is not None
+    assert kept.entry("a.bin") == entry
+    overlay.write("targets/a.bin", b"new")
+    assert kept.entry("a.bin") is None
+    assert after_metadata_commit(KnownArtifacts({}, {}), overlay) is None  # not an event's

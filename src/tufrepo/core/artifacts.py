@@ -37,11 +37,13 @@ class KnownArtifacts:
       which main's own judgement (online-sign, publish, verify) covers; the
       event is judged on what it changes, and a file it does not change keeps
       the entry that main already vouches for;
-    * main: never.  Main is read and hashed in full: anyone who can push to
-      main can make a commit of their own look like the state online-sign
-      judged (a re-serialised or re-signed copy of the signed timestamp
-      committed after swapping an artifact's bytes), so no earlier state of
-      main vouches for its files (red-team finding, #14).
+    * main: only the commit its online-signed snapshot names as checked in
+      full (``ops.artifacts.verified_commit``, under the online key's
+      signature).  Anyone who can push to main can make a commit of their
+      own *look* like the state online-sign judged (a re-serialised or
+      re-signed copy of the signed timestamp committed after swapping an
+      artifact's bytes), so no state inferred from main's history vouches
+      for its files (red-team finding, #14).
 
     Args:
         current: target path -> blob id, for files known to hold exactly that blob now.

@@ -52,19 +52,38 @@ class _Unchanged(Mapping[str, str]):
     """
 
     def __init__(self, blobs: dict[str, str], overlay: OverlayStore | None) -> None:
-        self._blobs = blobs
+        self.blobs = blobs
         self._overlay = overlay
 
     def __getitem__(self, target_path: str) -> str:
         if self._overlay is not None and f"{_PREFIX}{target_path}" in self._overlay.changes:
             raise KeyError(target_path)
-        return self._blobs[target_path]
+        return self.blobs[target_path]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(k for k in self._blobs if k in self)
+        return iter(k for k in self.blobs if k in self)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+def after_metadata_commit(
+    known: KnownArtifacts | None, overlay: OverlayStore
+) -> KnownArtifacts | None:
+    """``known`` for the event's next tip, when the commit between changed only metadata.
+
+    Every artifact's blob is what it was, so what known good says of the
+    unchanged ones still holds (#14: repo-sign does not compute it twice);
+    files staged into the new tip's ``overlay`` are still read.  None when
+    ``known`` is not an event's (:func:`for_event`).
+    """
+    if known is None or not isinstance(known.current, _Unchanged):
+        return None
+    return KnownArtifacts(
+        current=_Unchanged(known.current.blobs, overlay),
+        known_good=known.known_good,
+        entries=known.entries,
+    )
 
 
 def _target_blobs(blobs: dict[str, str]) -> dict[str, str]:
@@ -165,4 +184,4 @@ def for_main(
     return _known(git, commit, base, current)
 
 
-__all__ = ["for_event", "for_main", "verified_commit"]
+__all__ = ["after_metadata_commit", "for_event", "for_main", "verified_commit"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tufrepo.checks import Finding, errors, judge_event
-from tufrepo.core.constants import EVENT_BRANCH_PREFIX, MAIN_BRANCH
+from tufrepo.core.constants import EVENT_BRANCH_PREFIX, MAIN_BRANCH, METADATA_DIR
 from tufrepo.core.store import OverlayStore
 from tufrepo.errors import GitStateError, RejectedError, UsageError
 from tufrepo.gitrepo import GitRepo, GitTreeStore, is_valid_branch_name
@@ -25,6 +25,8 @@ from tufrepo.ops.event import SigningEvent
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
+
+    from tufrepo.core.artifacts import KnownArtifacts
 
 
 def check_event_name(event: str) -> None:
@@ -115,12 +117,14 @@ class EventSession:
         assert self.main is not None  # noqa: S101 - checked in __init__
         return self.main, True
 
-    def _load(self) -> None:
+    def _load(self, known: KnownArtifacts | None = None) -> None:
         self.store = OverlayStore(GitTreeStore(self.git, self.base))
         known_good = GitTreeStore(self.git, self.known_good_rev) if self.known_good_rev else None
         self.event = SigningEvent(self.store, known_good, now=self.now)
         # #14: files unchanged since known good are not read again
-        self.event.known_artifacts = artifacts.for_event(
+        self.event.known_artifacts = artifacts.after_metadata_commit(
+            known, self.store
+        ) or artifacts.for_event(
             self.git,
             self.known_good_rev,
             self.event.repo.known_good_repo(),
@@ -140,7 +144,10 @@ class EventSession:
             return None
         sha = self.git.commit_changes(self.base, changes, message)
         self.base = sha
-        self._load()
+        # Signatures and other metadata edits leave every artifact's blob as it
+        # was: what known good says of the unchanged ones still holds (#14).
+        metadata_only = all(p.startswith(f"{METADATA_DIR}/") for p in changes)
+        self._load(self.event.known_artifacts if metadata_only else None)
         return sha
 
     def findings(self) -> list[Finding]:
