@@ -391,12 +391,14 @@ def _as_verified(git: GitRepo, commit: str, rev: str, judged_offline: dict[str, 
     only the online roles are left to judge (a cron's online-sign, a
     re-publish).  Compared by git object ids, without reading a file.
     """
-    if not git.worktree_pristine(METADATA_DIR, TARGETS_DIR):
-        return False  # attack: a dirty or converting work tree is not HEAD's bytes
     if git.tree_id(rev, TARGETS_DIR) != git.tree_id(commit, TARGETS_DIR):
         return False
     offline = _offline_metadata(git, rev)
-    return offline == judged_offline == _offline_metadata(git, commit)
+    if not offline == judged_offline == _offline_metadata(git, commit):
+        return False
+    # attack: a dirty or converting work tree is not HEAD's bytes (checked
+    # last: it asks git about every file)
+    return git.worktree_pristine(METADATA_DIR, TARGETS_DIR)
 
 
 def _vouched(git: GitRepo, checkpoint: TufRepository, offline: dict[str, str], last: str) -> bool:
