@@ -17,6 +17,7 @@ from tuf.api.metadata import DelegatedRole, Metadata, Targets
 from tuf.ngclient import Updater
 from tufjs import check_site_with_both_clients
 
+from tufrepo.checks import bins as checks_bins
 from tufrepo.core import layout
 from tufrepo.ops.bins import (
     MAX_BINS,
@@ -205,6 +206,33 @@ def test_update_targets_changes_only_the_bin_an_artifact_hashes_to(world: World)
     assert [r["role"] for r in status["roles"]] == [expected]  # only the changed bin
     assert alice.sign("sign/add").exit_code == 0
     assert world.status("sign/add")[0] == 0
+
+
+def test_an_event_judges_the_entries_of_the_bins_it_changes(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # #14: the other bins are known good's, judged on main; one artifact more
+    # re-checks one bin of many (main re-checks every bin once merged).
+    alice = released(world)
+    delegate_bins(alice, "sign/bins", "8")
+    world.merge("sign/bins")
+    assert world.ci_run("online-sign", "--push").exit_code == 0
+    path = "releases/new/app-9.txt"
+    alice.push_files("sign/add", {f"targets/{path}": "nine\n"})
+    assert world.ci_run("update-targets", "--push", event="sign/add").exit_code == 0
+    judged: list[list[str]] = []
+    real = checks_bins._bin_contents
+
+    def spy(repo: Any, parent: str, bins: list[DelegatedRole]) -> Any:
+        judged.append([b.name for b in bins])
+        return real(repo, parent, bins)
+
+    monkeypatch.setattr(checks_bins, "_bin_contents", spy)
+    assert world.status("sign/add")[0] == 3
+    assert judged == [[bin_for(bin_specs("releases", 8), path).name]]
+    judged.clear()
+    assert world.ci_run("verify", "--main").exit_code == 0  # main: every bin, every state
+    assert judged and all(len(names) == 8 for names in judged)
 
 
 def test_rebinning_moves_every_artifact_and_removing_the_role_removes_its_bins(

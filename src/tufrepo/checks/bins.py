@@ -31,7 +31,7 @@ from tufrepo.core import layout
 from tufrepo.core.constants import TARGETS, TOP_LEVEL_ROLES
 
 if TYPE_CHECKING:
-    from tuf.api.metadata import Targets
+    from tuf.api.metadata import Metadata, Targets
 
     from tufrepo.core.repository import TufRepository
 
@@ -39,19 +39,27 @@ _HEX_PREFIX = re.compile(r"[0-9a-f]{1,4}")
 MAX_PREFIX_LENGTH = 4  # 65,536 prefixes: more than the 16,384 bins tufrepo creates
 
 
-def bins_rule(repo: TufRepository) -> list[Finding]:
-    """Every hash-bin delegation in the tree against the shape above."""
+def bins_rule(repo: TufRepository, *, known_good_judged: bool = False) -> list[Finding]:
+    """Every hash-bin delegation in the tree against the shape above.
+
+    With ``known_good_judged`` (a signing event: known good is a judged
+    state of main), the entries of a bin unchanged since known good, under
+    the same delegations, are not checked again (#14: one artifact more
+    touches one bin of many).
+    """
     by_parent: dict[str, list[DelegatedRole]] = {}
     for parent, child in repo.delegations():
         if child.path_hash_prefixes is not None:
             by_parent.setdefault(parent, []).append(child)
     findings: list[Finding] = []
     for parent, bins in by_parent.items():
-        findings += _bins_of(repo, parent, bins)
+        findings += _bins_of(repo, parent, bins, known_good_judged)
     return findings
 
 
-def _bins_of(repo: TufRepository, parent: str, bins: list[DelegatedRole]) -> list[Finding]:
+def _bins_of(
+    repo: TufRepository, parent: str, bins: list[DelegatedRole], known_good_judged: bool
+) -> list[Finding]:
     if parent == TARGETS or repo.delegator_name(parent) != TARGETS:
         # Attack: bins where the tool and signers do not expect them (under
         # targets itself, or under a bin) slip past the role whose paths and
@@ -81,7 +89,8 @@ def _bins_of(repo: TufRepository, parent: str, bins: list[DelegatedRole]) -> lis
         ]
     findings = _partition(parent, bins)
     findings += _same_signers(repo, parent, bins)
-    findings += _bin_contents(repo, parent, bins)
+    changed = [b for b in bins if not (known_good_judged and _as_known_good(repo, parent, b))]
+    findings += _bin_contents(repo, parent, changed)
     return findings
 
 
@@ -185,6 +194,26 @@ def _key(signed: Targets, keyid: str) -> object:
     keys = signed.delegations.keys if signed.delegations is not None else None
     key = keys.get(keyid) if keys else None
     return key.to_dict() if key is not None else None
+
+
+def _as_known_good(repo: TufRepository, parent: str, child: DelegatedRole) -> bool:
+    """True when the bin, its delegation and its role's delegation are known good's, byte for byte."""
+    if repo.known_good is None or not layout.is_safe_role_name(child.name):
+        return False
+    path = layout.role_path(child.name)
+    if repo.store.read(path) != repo.known_good.read(path):
+        return False
+    delegated = [_delegation(repo.read_targets(TARGETS), parent)]
+    delegated += [_delegation(repo.read_known_good_targets(TARGETS), parent)]
+    bins = [_delegation(repo.read_targets(parent), child.name)]
+    bins += [_delegation(repo.read_known_good_targets(parent), child.name)]
+    return None not in delegated + bins and delegated[0] == delegated[1] and bins[0] == bins[1]
+
+
+def _delegation(md: Metadata[Targets] | None, name: str) -> dict[str, object] | None:
+    delegations = md.signed.delegations if md is not None else None
+    role = (delegations.roles or {}).get(name) if delegations is not None else None
+    return role.to_dict() if role is not None else None
 
 
 def _bin_contents(repo: TufRepository, parent: str, bins: list[DelegatedRole]) -> list[Finding]:

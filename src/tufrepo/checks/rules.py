@@ -255,6 +255,7 @@ def tree_rules(
     *,
     mismatch: Severity,
     known: KnownArtifacts | None = None,
+    known_good_judged: bool = False,
 ) -> list[Finding]:
     """Delegation shapes, key sets and (with ``files``) artifacts against metadata.
 
@@ -265,6 +266,8 @@ def tree_rules(
             (WAITING on an event, where update-targets fixes them).
         known: entries of a trusted known good for files unchanged since
             (not read again, see :class:`tufrepo.core.artifacts.KnownArtifacts`).
+        known_good_judged: known good is a judged state (a signing event's
+            merge-base with main): what did not change since is not judged again.
 
     Raises:
         MetadataError: a role file cannot be parsed.
@@ -272,7 +275,7 @@ def tree_rules(
     findings = _delegation_tree(repo)
     findings += _key_sets(repo)
     findings += _delegated_paths(repo)
-    findings += bins_rule(repo)
+    findings += bins_rule(repo, known_good_judged=known_good_judged)
     if files is not None:
         found, manifest_entries = checked_manifests(repo, files, mismatch)
         findings += found

@@ -98,8 +98,9 @@ def judge_event(
         if role not in ONLINE_ROLES:
             findings += guard(role, _offline_role, repo, role, now, Severity.ERROR)
     findings += guard(
-        "", tree_rules, repo, event.store, mismatch=Severity.WAITING, known=event.known_artifacts
-    )
+        "", tree_rules, repo, event.store, mismatch=Severity.WAITING,
+        known=event.known_artifacts, known_good_judged=True,
+    )  # fmt: skip
     findings += guard("", delegations_rule, repo, not_verifying=Severity.WAITING)
     findings += guard("", budget_rule, repo)
     if main is not None and event.known_good is not None:
