@@ -232,7 +232,8 @@ def test_an_event_judges_the_entries_of_the_bins_it_changes(
     assert judged == [[bin_for(bin_specs("releases", 8), path).name]]
     judged.clear()
     assert world.ci_run("verify", "--main").exit_code == 0  # main: every bin, every state
-    assert judged and all(len(names) == 8 for names in judged)
+    assert judged
+    assert all(len(names) == 8 for names in judged)
 
 
 def test_rebinning_moves_every_artifact_and_removing_the_role_removes_its_bins(

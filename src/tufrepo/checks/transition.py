@@ -99,7 +99,7 @@ def judge_event(
             findings += guard(role, _offline_role, repo, role, now, Severity.ERROR)
     findings += guard(
         "", tree_rules, repo, event.store, mismatch=Severity.WAITING,
-        known=event.known_artifacts, known_good_judged=True,
+        known=event.known_artifacts, known_good_judged=event.known_good_judged,
     )  # fmt: skip
     findings += guard("", delegations_rule, repo, not_verifying=Severity.WAITING)
     findings += guard("", budget_rule, repo)

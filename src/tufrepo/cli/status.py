@@ -62,6 +62,7 @@ def status_command(
     """
     from tufrepo.gitrepo import GitTreeStore
     from tufrepo.ops import artifacts
+    from tufrepo.ops.anchor import vouched_state
     from tufrepo.ops.event import SigningEvent
     from tufrepo.ops.status import event_status
 
@@ -75,6 +76,9 @@ def status_command(
     )
     # #14: files unchanged since known good are not read again
     event.known_artifacts = artifacts.for_event(git, known_good, event.repo.known_good_repo())
+    event.known_good_judged = known_good is not None and vouched_state(
+        git, known_good, now=app.now()
+    )
     branch = git.current_branch() or "HEAD"
     head = git.head() or ""
     main = git.rev(f"refs/remotes/{remote}/main")

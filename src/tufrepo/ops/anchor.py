@@ -440,6 +440,18 @@ def _is_published(git: GitRepo, sha: str, offline: dict[str, str], published: St
     return all(published.read(p) == state.read(p) for p in paths)
 
 
+def vouched_state(git: GitRepo, sha: str, *, now: datetime) -> bool:
+    """True when the state at ``sha`` is one online-sign judged in full (its snapshot vouches).
+
+    A signing event's merge-base with main is usually such a state (an
+    online-sign commit); when it is not (an unmerged commit of main, a push
+    without keys, an intermediate commit of a merged event), what did not
+    change since it is judged again (#14 red team).
+    """
+    state = TufRepository(OverlayStore(GitTreeStore(git, sha)), now=now)
+    return _vouching_commit(git, state, _offline_metadata(git, sha)) is not None
+
+
 def _vouching_commit(git: GitRepo, state: TufRepository, offline: dict[str, str]) -> str | None:
     """The commit the state's snapshot names, when it vouches for the state's offline metadata.
 

@@ -101,6 +101,10 @@ class SigningEvent:
         now: the current time.
         known_artifacts: known good's entries for the files the event leaves
             unchanged (not read again; see :class:`tufrepo.core.artifacts.KnownArtifacts`).
+
+    ``known_good_judged`` (set by whoever knows the git history): known good
+    is a state online-sign judged in full (:func:`tufrepo.ops.anchor.vouched_state`),
+    so hash bins unchanged since are not checked entry by entry again.
     """
 
     def __init__(
@@ -115,6 +119,7 @@ class SigningEvent:
         self.known_good = known_good
         self.now = now
         self.known_artifacts = known_artifacts
+        self.known_good_judged = False
         self.repo = TufRepository(store, now=now, known_good=known_good)
         self.invites = Invites.from_bytes(store.read(EVENT_STATE_FILE))
 

@@ -20,6 +20,7 @@ from tufrepo.core.store import OverlayStore
 from tufrepo.errors import GitStateError, RejectedError, UsageError
 from tufrepo.gitrepo import GitRepo, GitTreeStore, is_valid_branch_name
 from tufrepo.ops import artifacts
+from tufrepo.ops.anchor import vouched_state
 from tufrepo.ops.event import SigningEvent
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ class EventSession:
             )
         self.base, self.is_new = self._pick_base()
         self._start = self.base
+        self._judged: bool | None = None  # known good vouched for by online-sign, once asked
         self.known_good_rev = git.merge_base(self.main, self.base)
         if git.is_shallow():
             git.unshallow(pull_remote)  # a shallow clone may not reach the real merge-base
@@ -121,6 +123,7 @@ class EventSession:
         self.store = OverlayStore(GitTreeStore(self.git, self.base))
         known_good = GitTreeStore(self.git, self.known_good_rev) if self.known_good_rev else None
         self.event = SigningEvent(self.store, known_good, now=self.now)
+        self.event.known_good_judged = self._known_good_judged()
         # #14: files unchanged since known good are not read again
         self.event.known_artifacts = artifacts.after_metadata_commit(
             known, self.store
@@ -131,6 +134,13 @@ class EventSession:
             rev=self.base,
             overlay=self.store,
         )
+
+    def _known_good_judged(self) -> bool:
+        if self.known_good_rev is None:
+            return False
+        if self._judged is None:
+            self._judged = vouched_state(self.git, self.known_good_rev, now=self.now)
+        return self._judged
 
     @property
     def short_base(self) -> str:
