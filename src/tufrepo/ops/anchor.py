@@ -167,6 +167,7 @@ def judge_main_state(
     now: datetime,
     by_change: bool = True,
     parsed: ParseCache | None = None,
+    pristine: bool | None = None,
 ) -> MainVerdict:
     """Judge main (``repo`` over ``files``, at commit ``rev``) from its anchor.
 
@@ -187,11 +188,14 @@ def judge_main_state(
             artifact (``tufrepo verify``, an audit).
         parsed: metadata parsed once per content, shared with the caller's
             later work on the same state (online-sign's signing).
+        pristine: :meth:`~tufrepo.gitrepo.GitRepo.worktree_pristine` of the
+            checkout for metadata/ and targets/, when the caller asked it
+            already (None: asked here when needed).
     """
     published = published_store(anchor_source) if anchor_source is not None else None
     findings, history = _judge_history(
         repo, files, git=git, rev=rev, now=now, published=published, by_change=by_change,
-        parsed=parsed or ParseCache(),
+        parsed=parsed or ParseCache(), pristine=pristine,
     )  # fmt: skip
     source = f"published metadata at {anchor_source} ({history})" if published else history
     return MainVerdict(unique(findings), source, published)
@@ -207,6 +211,7 @@ def _judge_history(
     published: Store | None,
     by_change: bool,
     parsed: ParseCache,
+    pristine: bool | None,
 ) -> tuple[list[Finding], str]:
     """Walk main's online-signed states from the anchor, then judge the work tree.
 
@@ -300,7 +305,9 @@ def _judge_history(
     head = TufRepository(OverlayStore(repo.store), now=now, known_good=previous, parsed=parsed)
     known, offline_judged = None, False
     if by_change and isinstance(files, WorktreeStore) and files.top.resolve() == git.top.resolve():
-        known, offline_judged = _by_change(git, head, rev, last, judged_offline, now, parsed)
+        known, offline_judged = _by_change(
+            git, head, rev, last, judged_offline, now, parsed, pristine
+        )
     findings += judge_main(
         head, files, previous, now=now, known=known, offline_judged=offline_judged
     )
@@ -353,6 +360,7 @@ def _by_change(
     judged_offline: dict[str, str] | None,
     now: datetime,
     parsed: ParseCache,
+    pristine: bool | None,
 ) -> tuple[KnownArtifacts | None, bool]:
     """What HEAD's judgement may take as judged (#14): known entries, or all of it.
 
@@ -374,13 +382,15 @@ def _by_change(
         commit is not None
         and rev is not None
         and judged_offline is not None
-        and _as_verified(git, commit, rev, judged_offline)
+        and _as_verified(git, commit, rev, judged_offline, pristine)
     ):
         return None, True
     return artifacts.for_main(git, commit, now=now, parsed=parsed), False
 
 
-def _as_verified(git: GitRepo, commit: str, rev: str, judged_offline: dict[str, str]) -> bool:
+def _as_verified(
+    git: GitRepo, commit: str, rev: str, judged_offline: dict[str, str], pristine: bool | None
+) -> bool:
     """True when the work tree's offline metadata and artifacts are ``commit``'s, and judged.
 
     ``commit`` was judged in full, every artifact read, by the online-sign
@@ -398,7 +408,7 @@ def _as_verified(git: GitRepo, commit: str, rev: str, judged_offline: dict[str, 
         return False
     # attack: a dirty or converting work tree is not HEAD's bytes (checked
     # last: it asks git about every file)
-    return git.worktree_pristine(METADATA_DIR, TARGETS_DIR)
+    return pristine if pristine is not None else git.worktree_pristine(METADATA_DIR, TARGETS_DIR)
 
 
 def _vouched(git: GitRepo, checkpoint: TufRepository, offline: dict[str, str], last: str) -> bool:

@@ -141,6 +141,7 @@ def judge_checkout(
     now: datetime,
     handlers: Handlers,
     parsed: ParseCache | None = None,
+    pristine: bool | None = None,
 ) -> None:
     """Judge the checkout (main) from its anchor; refuse on any error, warn about the rest.
 
@@ -151,8 +152,9 @@ def judge_checkout(
     store = WorktreeStore(git.top)
     repo = TufRepository(store, now=now, parsed=parsed)
     verdict = judge_main_state(
-        repo, store, git=git, rev=head, anchor_source=anchor, now=now, parsed=parsed
-    )
+        repo, store, git=git, rev=head, anchor_source=anchor, now=now, parsed=parsed,
+        pristine=pristine,
+    )  # fmt: skip
     for finding in require_main(verdict, action):
         handlers.warn(str(finding))
     handlers.say(f"Main is a valid successor of {verdict.anchor}.")
@@ -204,13 +206,16 @@ def online_sign(
         worktree = WorktreeStore(git.top)
         overlay = OverlayStore(worktree)  # the work tree changes only once all is signed
         parsed = ParseCache()  # the roles judged are the roles signed (#14)
-        judge_checkout(git, anchor, "online-sign", now=now, handlers=handlers, parsed=parsed)
+        pristine = git.worktree_pristine(METADATA_DIR, TARGETS_DIR)  # asked once
+        judge_checkout(
+            git, anchor, "online-sign", now=now, handlers=handlers, parsed=parsed,
+            pristine=pristine,
+        )  # fmt: skip
         repo = TufRepository(overlay, now=now, signer_for=signer_for, parsed=parsed)
         # The clean work tree just judged, every artifact checked: HEAD's
         # state, when the work tree is exactly HEAD's blobs (red team: bytes
         # converted on checkout were judged, not the blobs a later checkout
         # without the conversion would hold).
-        pristine = git.worktree_pristine(METADATA_DIR, TARGETS_DIR)
         repo.verified_commit = git.head() if pristine else None
         result = refresh_online_roles(repo, now)
         if not result.changed:
