@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import NOW, World, git, out
 from test_safety import two_signer_event
+from tuf.api.metadata import Targets
 
+from tufrepo.checks import errors, judge_event, transition
 from tufrepo.errors import GitStateError, PushRejectedError, RefLockError, TransientGitError
 from tufrepo.gitrepo import GitRepo
 from tufrepo.ops.handlers import Handlers, RetryPolicy
 from tufrepo.ops.keys import UserSigners
+from tufrepo.ops.session import open_session
 from tufrepo.ops.signoff import sign_event
 from tufrepo.settings import load_settings
 
@@ -157,3 +161,41 @@ def test_push_errors_are_classified(tmp_path: Path) -> None:
         assert new_head is not None
         with pytest.raises(RefLockError, match="another push was updating it"):
             a.push("origin", new_head, "main")
+
+
+def test_signing_judges_the_tree_once_and_again_after_other_edits(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # #14: a commit that only adds signatures leaves what tree_rules judges
+    # (signed content, files) as it was: the pushed tip is not judged twice.
+    alice, _ = two_signer_event(world)
+    calls: list[str] = []
+    real = getattr(transition, "tree_rules")  # noqa: B009 - the name judge_event calls
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append("tree")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(transition, "tree_rules", counting)
+    assert alice.sign(EVENT).exit_code == 0
+    assert calls == ["tree"]
+
+
+def test_a_commit_changing_signed_content_is_judged_again(world: World) -> None:
+    # Attack/mistake: anything beyond signatures (an accepted invitation, a
+    # changed entry) must be judged on the tip that is pushed.
+    alice, _ = two_signer_event(world)
+    with GitRepo(alice.clone) as repo:
+        session = open_session(
+            repo, EVENT, pull_remote="origin", push_remote="origin", now=world.now
+        )
+        assert errors(judge_event(session.event)) == []
+        assert session.event.tree_findings == []
+        md = session.event.repo.open("targets")
+        assert isinstance(md.signed, Targets)
+        md.signed.targets["a.txt"].length += 1  # signed content changed, no new version
+        session.event.repo.write("targets", md)
+        session.commit("edit")
+        judged_again = session.event.tree_findings is None
+        assert judged_again
+        assert "targets-mismatch" in {f.code for f in judge_event(session.event)}

@@ -97,10 +97,12 @@ def judge_event(
     for role in event.changed_roles():
         if role not in ONLINE_ROLES:
             findings += guard(role, _offline_role, repo, role, now, Severity.ERROR)
-    findings += guard(
-        "", tree_rules, repo, event.store, mismatch=Severity.WAITING,
-        known=event.known_artifacts, known_good_judged=event.known_good_judged,
-    )  # fmt: skip
+    if event.tree_findings is None:
+        event.tree_findings = guard(
+            "", tree_rules, repo, event.store, mismatch=Severity.WAITING,
+            known=event.known_artifacts, known_good_judged=event.known_good_judged,
+        )  # fmt: skip
+    findings += event.tree_findings
     findings += guard("", delegations_rule, repo, not_verifying=Severity.WAITING)
     findings += guard("", budget_rule, repo)
     if main is not None and event.known_good is not None:

@@ -23,6 +23,7 @@ from tufrepo.errors import MetadataError
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from tufrepo.checks.findings import Finding
     from tufrepo.core.artifacts import KnownArtifacts
     from tufrepo.core.store import Store, WritableStore
 
@@ -120,6 +121,9 @@ class SigningEvent:
         self.now = now
         self.known_artifacts = known_artifacts
         self.known_good_judged = False
+        # tree_rules' findings for this event's signed content and files, once
+        # judged (carried over a commit that only added signatures, #14)
+        self.tree_findings: list[Finding] | None = None
         self.repo = TufRepository(store, now=now, known_good=known_good)
         self.invites = Invites.from_bytes(store.read(EVENT_STATE_FILE))
 

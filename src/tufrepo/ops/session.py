@@ -15,9 +15,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tufrepo.checks import Finding, errors, judge_event
+from tufrepo.core import layout
 from tufrepo.core.constants import EVENT_BRANCH_PREFIX, MAIN_BRANCH, METADATA_DIR
+from tufrepo.core.parsing import role_type
 from tufrepo.core.store import OverlayStore
-from tufrepo.errors import GitStateError, RejectedError, UsageError
+from tufrepo.errors import GitStateError, MetadataError, RejectedError, UsageError
 from tufrepo.gitrepo import GitRepo, GitTreeStore, is_valid_branch_name
 from tufrepo.ops import artifacts
 from tufrepo.ops.anchor import vouched_state
@@ -152,13 +154,33 @@ class EventSession:
         changes = self.store.effective_changes()
         if not changes:
             return None
+        # Signatures leave what tree_rules judges (signed content, files) as it
+        # was: its findings are carried to the new tip, not judged twice (#14).
+        tree = self.event.tree_findings if self._signatures_only(changes) else None
         sha = self.git.commit_changes(self.base, changes, message)
         self.base = sha
         # Signatures and other metadata edits leave every artifact's blob as it
         # was: what known good says of the unchanged ones still holds (#14).
         metadata_only = all(p.startswith(f"{METADATA_DIR}/") for p in changes)
         self._load(self.event.known_artifacts if metadata_only else None)
+        self.event.tree_findings = tree
         return sha
+
+    def _signatures_only(self, changes: dict[str, bytes | None]) -> bool:
+        """True when every change is a role file whose signed part (canonical bytes) is unchanged."""
+        repo, base = self.event.repo, self.store.base
+        for path, data in changes.items():
+            role = layout.role_from_metadata_path(path)
+            before = base.read(path) if base is not None else None
+            if role is None or data is None or before is None:
+                return False
+            try:
+                old = repo.parsed.canonical(repo.parsed.parse(before, path, role_type(role)))
+                if repo.signed_bytes(role) != old:
+                    return False
+            except MetadataError:
+                return False
+        return True
 
     def findings(self) -> list[Finding]:
         """The event judged against known good (:func:`tufrepo.checks.judge_event`)."""
