@@ -260,11 +260,8 @@ def _judge_history(
     # vouches for (then publishing the same state again judges no artifact).
     judged_offline: dict[str, str] | None = None
     if by_change and last is not None and published is not None:
-        anchor_state = TufRepository(OverlayStore(GitTreeStore(git, last)), now=now, parsed=parsed)
-        offline = _offline_metadata(git, last)
-        if _is_published(git, last, offline, published) and _vouching_commit(
-            git, anchor_state, offline
-        ):
+        offline = _vouched_offline(git, last, now=now, parsed=parsed)
+        if offline is not None and _is_published(git, last, offline, published):
             judged_offline = offline
     for done, sha in enumerate(checkpoints, 1):
         progress.advance("judging main's history", done, len(checkpoints))
@@ -458,8 +455,16 @@ def vouched_state(git: GitRepo, sha: str, *, now: datetime) -> bool:
     without keys, an intermediate commit of a merged event), what did not
     change since it is judged again (#14 red team).
     """
-    state = TufRepository(OverlayStore(GitTreeStore(git, sha)), now=now)
-    return _vouching_commit(git, state, _offline_metadata(git, sha)) is not None
+    return _vouched_offline(git, sha, now=now) is not None
+
+
+def _vouched_offline(
+    git: GitRepo, sha: str, *, now: datetime, parsed: ParseCache | None = None
+) -> dict[str, str] | None:
+    """The state's offline metadata (:func:`_offline_metadata`) when its snapshot vouches for it."""
+    state = TufRepository(OverlayStore(GitTreeStore(git, sha)), now=now, parsed=parsed)
+    offline = _offline_metadata(git, sha)
+    return offline if _vouching_commit(git, state, offline) is not None else None
 
 
 def _vouching_commit(git: GitRepo, state: TufRepository, offline: dict[str, str]) -> str | None:

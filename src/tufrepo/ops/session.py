@@ -167,18 +167,25 @@ class EventSession:
         return sha
 
     def _signatures_only(self, changes: dict[str, bytes | None]) -> bool:
-        """True when every change is a role file whose signed part (canonical bytes) is unchanged."""
-        repo, base = self.event.repo, self.store.base
+        """True when every change is a role file whose signed part (canonical bytes) is unchanged.
+
+        Both sides come from the bytes themselves (the tip's, and what is
+        committed), never from the repository's cache of what it wrote.
+        """
+        parsed, base = self.event.repo.parsed, self.store.base
         for path, data in changes.items():
             role = layout.role_from_metadata_path(path)
             before = base.read(path) if base is not None else None
             if role is None or data is None or before is None:
                 return False
             try:
-                old = repo.parsed.canonical(repo.parsed.parse(before, path, role_type(role)))
-                if repo.signed_bytes(role) != old:
-                    return False
+                old, new = (
+                    parsed.canonical(parsed.parse(b, path, role_type(role)))
+                    for b in (before, data)
+                )
             except MetadataError:
+                return False
+            if old != new:
                 return False
         return True
 
