@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from conftest import User, World, git, init_repo, out, run
+from test_publish import counted_lookups
 from tuf.api.metadata import DelegatedRole, Metadata, Targets
-from tuf.ngclient import Updater
 from tufjs import check_site_with_both_clients
 
 from tufrepo.checks import bins as checks_bins
@@ -477,14 +477,7 @@ def test_publish_resolves_a_sample_of_each_bin_through_the_client(
     assert world.status("sign/bins")[0] == 0
     world.merge("sign/bins")
     assert world.ci_run("online-sign", "--push").exit_code == 0
-    looked: list[str] = []
-    real = Updater.get_targetinfo
-
-    def counting(self: Updater, target_path: str) -> Any:
-        looked.append(target_path)
-        return real(self, target_path)
-
-    monkeypatch.setattr(Updater, "get_targetinfo", counting)
+    looked = counted_lookups(monkeypatch)
     result = run("-C", str(world.ci), "publish", str(tmp_path / "site"), now=world.now)
     assert result.exit_code == 0, out(result)
     by_bin: dict[str, int] = {}

@@ -55,7 +55,14 @@ def signed(world: World) -> World:
     return world
 
 
-def judge(world: World, checkout: Path | None = None) -> tuple[list[Finding], list[str]]:
+def judge(
+    world: World,
+    checkout: Path | None = None,
+    *,
+    site: Path | None = None,
+    by_change: bool = True,
+) -> tuple[list[Finding], list[str]]:
+    """Main in ``checkout`` (default: CI's) judged from its history, or from a published ``site``."""
     with GitRepo(checkout or world.ci) as repo:
         store = CountingWorktree(repo.top)
         verdict = judge_main_state(
@@ -63,10 +70,25 @@ def judge(world: World, checkout: Path | None = None) -> tuple[list[Finding], li
             store,
             git=repo,
             rev=repo.head(),
-            anchor_source=None,
+            anchor_source=str(site / "metadata") if site else None,
             now=world.now,
+            by_change=by_change,
         )
     return verdict.findings, sorted(store.artifact_reads)
+
+
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The path of every metadata file parsed (the CLI runs in-process: clear() first)."""
+    paths: list[str] = []
+    real = parsing.parse_metadata
+
+    def counting(data: bytes, path: str, kind: Any) -> Any:
+        paths.append(path)
+        return real(data, path, kind)
+
+    monkeypatch.setattr(parsing, "parse_metadata", counting)
+    return paths
 
 
 def push_to_main(world: World, message: str) -> None:
@@ -143,7 +165,7 @@ def refresh(world: World, times: int) -> None:
 
 
 def test_refreshes_in_main_history_do_not_parse_targets_again(
-    signed: World, monkeypatch: pytest.MonkeyPatch
+    signed: World, parsed: list[str]
 ) -> None:
     # #14: a year of timestamp refreshes must not cost a parse of every
     # targets role each; they are byte-identical to the state judged before.
@@ -152,14 +174,7 @@ def test_refreshes_in_main_history_do_not_parse_targets_again(
         signed.ci, "rev-list", "--first-parent", "HEAD", "--", "metadata/timestamp.json"
     )
     assert len(checkpoints.split()) == 5  # the merge, 4 refreshes
-    parsed: list[str] = []
-    real = parsing.parse_metadata
-
-    def counting(data: bytes, path: str, kind: Any) -> Any:
-        parsed.append(path)
-        return real(data, path, kind)
-
-    monkeypatch.setattr(parsing, "parse_metadata", counting)
+    parsed.clear()
     findings, _ = judge(signed)
     assert errors(findings) == []
     # parsed once: for the merge, judged in full; the refreshes are judged on
@@ -187,19 +202,12 @@ def test_a_forged_timestamp_between_refreshes_is_still_refused(signed: World) ->
 
 
 def test_a_pristine_main_as_verified_is_judged_without_parsing_targets(
-    signed: World, monkeypatch: pytest.MonkeyPatch
+    signed: World, parsed: list[str]
 ) -> None:
     # #14: a cron's online-sign on an unchanged main judges only the online
     # roles: the work tree is the commit online-sign judged in full.
     refresh(signed, 1)
-    parsed: list[str] = []
-    real = parsing.parse_metadata
-
-    def counting(data: bytes, path: str, kind: Any) -> Any:
-        parsed.append(path)
-        return real(data, path, kind)
-
-    monkeypatch.setattr(parsing, "parse_metadata", counting)
+    parsed.clear()
     findings, reads = judge(signed)
     assert errors(findings) == []
     assert reads == []
@@ -248,20 +256,13 @@ def release(world: World, name: str, data: bytes) -> None:
 
 
 def test_releases_vouched_for_by_online_sign_are_not_judged_again(
-    signed: World, monkeypatch: pytest.MonkeyPatch
+    signed: World, parsed: list[str]
 ) -> None:
     # #14: every state online-sign judged names itself in the snapshot it
     # signed; a history of many releases then costs no parse of their roles.
     release(signed, "r1", b"one\n")
     release(signed, "r2", b"two\n")
-    parsed: list[str] = []
-    real = parsing.parse_metadata
-
-    def counting(data: bytes, path: str, kind: Any) -> Any:
-        parsed.append(path)
-        return real(data, path, kind)
-
-    monkeypatch.setattr(parsing, "parse_metadata", counting)
+    parsed.clear()
     findings, reads = judge(signed)
     assert errors(findings) == []
     assert reads == []
@@ -282,27 +283,13 @@ def test_a_rollback_to_a_state_online_sign_once_vouched_for_is_refused(signed: W
     }
 
 
-def judge_from(world: World, site: Path) -> tuple[list[Finding], list[str]]:
-    with GitRepo(world.ci) as repo:
-        store = CountingWorktree(repo.top)
-        verdict = judge_main_state(
-            TufRepository(store, now=world.now),
-            store,
-            git=repo,
-            rev=repo.head(),
-            anchor_source=str(site / "metadata"),
-            now=world.now,
-        )
-    return verdict.findings, sorted(store.artifact_reads)
-
-
 def test_publishing_the_published_state_again_reads_no_artifact(
     signed: World, tmp_path: Path
 ) -> None:
     # #14: the published state's snapshot vouches for it; nothing is new.
     site = tmp_path / "site"
     assert signed.ci_run("publish", str(site)).exit_code == 0
-    findings, reads = judge_from(signed, site)
+    findings, reads = judge(signed, site=site)
     assert errors(findings) == []
     assert reads == []
 
@@ -315,7 +302,7 @@ def test_a_swap_after_the_published_state_is_read_and_refused(
     assert signed.ci_run("publish", str(site)).exit_code == 0
     (signed.ci / "targets" / "app.bin").write_bytes(EVIL)
     push_to_main(signed, "Update docs")
-    findings, reads = judge_from(signed, site)
+    findings, reads = judge(signed, site=site)
     assert reads == ["targets/app.bin"]
     assert [f.message for f in errors(findings)] == [
         "targets lists targets/app.bin with a different sha256 hash"

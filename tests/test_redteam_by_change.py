@@ -12,14 +12,11 @@ from pathlib import Path
 
 import pytest
 from conftest import World, git, init_repo, out, run
+from test_main_incremental import judge as judge_main
 
 from tufrepo.checks import Finding, errors
 from tufrepo.core import parsing
-from tufrepo.core.repository import TufRepository
-from tufrepo.core.store import WorktreeStore
-from tufrepo.gitrepo import GitRepo
 from tufrepo.ops import anchor, online
-from tufrepo.ops.anchor import judge_main_state
 
 GOOD = b"GOOD release bytes\n"
 
@@ -38,18 +35,7 @@ def signed(world: World) -> World:
 
 
 def judge(world: World, checkout: Path, *, by_change: bool = True) -> list[Finding]:
-    with GitRepo(checkout) as repo:
-        store = WorktreeStore(repo.top)
-        verdict = judge_main_state(
-            TufRepository(store, now=world.now),
-            store,
-            git=repo,
-            rev=repo.head(),
-            anchor_source=None,
-            now=world.now,
-            by_change=by_change,
-        )
-    return verdict.findings
+    return judge_main(world, checkout, by_change=by_change)[0]
 
 
 def attacker(world: World) -> Path:

@@ -12,6 +12,7 @@ Each test asserts the SAFE outcome: it fails when the attack works.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +209,16 @@ def test_swapping_bin_prefixes_in_the_parent_keeps_bins_checked(world: World) ->
     assert "wrong-bin" in codes
 
 
+def _push_edit(clone: Path, event: str, edit: Callable[[Path], None]) -> None:
+    """``edit`` the event's tip in ``clone`` and force-push it (a contributor's push to sign/*)."""
+    git(clone, "fetch", "-q")
+    git(clone, "switch", "-q", "-C", event, f"origin/{event}")
+    edit(clone)
+    git(clone, "commit", "-q", "-am", f"edit {event}")
+    git(clone, "push", "-q", "-f", "origin", event)
+    git(clone, "switch", "-q", "main")
+
+
 def test_narrowing_the_role_paths_in_targets_keeps_bins_checked(world: World) -> None:
     alice = _bins_main(world)
     _bins_event_from_main(world, alice, "sign/narrow")
@@ -225,17 +236,15 @@ def test_renaming_a_bin_to_hold_a_misplaced_entry_keeps_it_checked(world: World)
     to known good's file of the *other* name."""
     alice = _bins_main(world)
     _bins_event_from_main(world, alice, "sign/rename")
-    clone = alice.clone
-    git(clone, "fetch", "-q")
-    git(clone, "switch", "-q", "-C", "sign/rename", "origin/sign/rename")
-    a = clone / "metadata" / "releases-bin-00.json"
-    b = clone / "metadata" / "releases-bin-01.json"
-    ab, bb = a.read_bytes(), b.read_bytes()
-    a.write_bytes(bb)
-    b.write_bytes(ab)
-    git(clone, "commit", "-q", "-am", "swap bin files")
-    git(clone, "push", "-q", "-f", "origin", "sign/rename")
-    git(clone, "switch", "-q", "main")
+
+    def swap_files(clone: Path) -> None:
+        a = clone / "metadata" / "releases-bin-00.json"
+        b = clone / "metadata" / "releases-bin-01.json"
+        ab, bb = a.read_bytes(), b.read_bytes()
+        a.write_bytes(bb)
+        b.write_bytes(ab)
+
+    _push_edit(alice.clone, "sign/rename", swap_files)
     code, codes = finding_codes(world, "sign/rename")
     assert code == 4
     assert "wrong-bin" in codes
@@ -244,14 +253,12 @@ def test_renaming_a_bin_to_hold_a_misplaced_entry_keeps_it_checked(world: World)
 def test_non_terminating_parent_delegation_keeps_bins_checked(world: World) -> None:
     alice = _bins_main(world)
     _bins_event_from_main(world, alice, "sign/term")
-    clone = alice.clone
-    git(clone, "fetch", "-q")
-    git(clone, "switch", "-q", "-C", "sign/term", "origin/sign/term")
-    _misplace(clone)
-    _edit(clone, "targets", lambda d: _roles(d)["releases"].update({"terminating": True}))
-    git(clone, "commit", "-q", "-am", "misplace + terminating")
-    git(clone, "push", "-q", "-f", "origin", "sign/term")
-    git(clone, "switch", "-q", "main")
+
+    def misplace_and_terminate(clone: Path) -> None:
+        _misplace(clone)
+        _edit(clone, "targets", lambda d: _roles(d)["releases"].update({"terminating": True}))
+
+    _push_edit(alice.clone, "sign/term", misplace_and_terminate)
     code, codes = finding_codes(world, "sign/term")
     assert code == 4
     assert "wrong-bin" in codes

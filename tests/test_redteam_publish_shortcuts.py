@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import World, git, init_repo, out, run
+from test_redteam_by_change import attacker, push
 
 from tufrepo.checks import Finding, errors
 from tufrepo.client import DirectoryFetcher, new_updater
@@ -64,22 +65,6 @@ def event(world: World, name: str, files: dict[str, str | bytes | None]) -> None
     assert world.status(name)[0] == 0
 
 
-def attacker(world: World) -> Path:
-    path = world.root / "attacker"
-    if not path.exists():
-        git(world.root, "clone", "-q", str(world.origin), str(path))
-    git(path, "fetch", "-q", "origin")
-    git(path, "checkout", "-q", "-B", "main", "origin/main")
-    return path
-
-
-def push(path: Path, message: str) -> str:
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "--allow-empty", "-m", message)
-    git(path, "push", "-q", "origin", "HEAD:main")  # never forced
-    return git(path, "rev-parse", "HEAD")
-
-
 def publish(world: World, site: Path, *args: str) -> int:
     git(world.ci, "fetch", "-q", "--prune", "origin")
     git(world.ci, "checkout", "-q", "-B", "main", "origin/main")
@@ -119,17 +104,22 @@ def client_resolves(world: World, site: Path, path: str, tmp: Path) -> str:
 # --- 1. main push: snapshot ahead of a role, the role equal to the published one -------
 
 
-def test_a_role_behind_its_snapshot_is_never_published(world: World, tmp_path: Path) -> None:
+@pytest.mark.parametrize("shortcut", [True, False])
+def test_a_role_behind_its_snapshot_is_never_published(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shortcut: bool
+) -> None:
     """Attack (push to main, no keys; the site lags the last online-sign by one run):
     main's snapshot lists releases v2 (honest release, online-signed, not yet
     published); the attacker puts releases.json (and its files) back to v1, the
     version the site lists.  Judged from the site, releases did not change (a
     timestamp equal to the published one is committed first, so that commit is
     the anchor and the walk never sees the honest v2 state).  resolved_before
-    then skips releases (v1 == the published v1) although the snapshot the
-    client walks lists v2: publish writes a site with 1.releases.json only, so
-    no client can resolve releases/a.bin.  Without the shortcut the client check
-    asks for 2.releases.json and refuses."""
+    then skipped releases (v1 == the published v1) although the snapshot the
+    client walks lists v2: publish wrote a site with 1.releases.json only, so
+    no client could resolve releases/a.bin.  Without the shortcut (the control)
+    the client check asks for 2.releases.json and refuses."""
+    if not shortcut:
+        monkeypatch.setattr(publish_ops, "resolved_before", lambda repo, published: set())
     with_releases(world)
     site = tmp_path / "site"
     assert publish(world, site) == 0  # P: releases v1
@@ -149,12 +139,8 @@ def test_a_role_behind_its_snapshot_is_never_published(world: World, tmp_path: P
     (evil / "metadata" / "releases.json").write_bytes(v1)
     (evil / "targets" / "releases" / "b.bin").unlink()
     push(evil, "Online sign (timestamp)")
-    assert (
-        json.loads(show(evil, y, "metadata/snapshot.json"))["signed"]["meta"]["releases.json"][
-            "version"
-        ]
-        == 2
-    )
+    snapshot = json.loads(show(evil, y, "metadata/snapshot.json"))
+    assert snapshot["signed"]["meta"]["releases.json"]["version"] == 2
 
     code = publish(world, site)
     outcome = client_resolves(world, site, "releases/a.bin", tmp_path)
@@ -162,30 +148,6 @@ def test_a_role_behind_its_snapshot_is_never_published(world: World, tmp_path: P
         f"publish accepted a site whose snapshot lists releases v2 beside 1.releases.json; "
         f"a client on the published site: {outcome}"
     )
-
-
-def test_a_role_behind_its_snapshot_is_refused_without_the_shortcut(
-    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Control for the test above: with resolved_before disabled the same main is refused."""
-    monkeypatch.setattr(publish_ops, "resolved_before", lambda repo, published: set())
-    with_releases(world)
-    site = tmp_path / "site"
-    assert publish(world, site) == 0
-    published_ts = (site / "metadata" / "timestamp.json").read_bytes()
-    event(world, "sign/r2", {"targets/releases/b.bin": B})
-    world.merge("sign/r2")
-    assert world.ci_run("online-sign", "--push").exit_code == 0
-    evil = attacker(world)
-    honest_ts = (evil / "metadata" / "timestamp.json").read_bytes()
-    (evil / "metadata" / "timestamp.json").write_bytes(published_ts)
-    push(evil, "Online sign (timestamp)")
-    (evil / "metadata" / "timestamp.json").write_bytes(honest_ts)
-    v1 = (site / "metadata" / "1.releases.json").read_bytes()  # what the site serves
-    (evil / "metadata" / "releases.json").write_bytes(v1)
-    (evil / "targets" / "releases" / "b.bin").unlink()
-    push(evil, "Online sign (timestamp)")
-    assert publish(world, site) == 4
 
 
 # --- 2. main push: the anchor state vouched for by its own (older) snapshot ------------

@@ -273,13 +273,8 @@ class GitRepo:
 
     def list_files(self, rev: str, directory: str) -> dict[str, str]:
         """Path -> blob sha of every regular file below ``directory`` at ``rev`` (one git call)."""
-        try:
-            out = self._git("ls-tree", "-r", "-z", "--full-tree", rev, "--", directory)
-        except GitStateError:
-            return {}
         files = {}
-        for record in out.split("\0"):
-            meta, _, path = record.partition("\t")
+        for path, meta in self.tree_entries(rev, directory).items():
             parts = meta.split()
             if len(parts) == 3 and parts[1] == "blob" and int(parts[0], 8) in _MODE_FILE:
                 files[path] = parts[2]
