@@ -157,6 +157,13 @@ class Million:
     def tufrepo(self, clone: str, *args: str) -> list[str]:
         return [str(self.bin / "tufrepo"), "-C", str(self.work / clone), *args]
 
+    def repo_sign(self, event: str) -> list[str]:
+        """alice signs ``event`` with her file key, without asking."""
+        return [
+            str(self.bin / "repo-sign"), "-C", str(self.work / "alice"),
+            event, "--key", "file2:alice.pem", "--yes",
+        ]  # fmt: skip
+
     def git(self, clone: str, *args: str) -> str:
         return self.sh(["git", *args], self.work / clone)
 
@@ -258,14 +265,7 @@ class Million:
             "update-targets --push", self.tufrepo("ci", "update-targets", "--push"), self.work
         )
         self.step("status (waiting: exit 3)", self.tufrepo("ci", "status"), self.work, ok=(3,))
-        self.step(
-            "repo-sign --yes",
-            [
-                str(self.bin / "repo-sign"), "-C", str(self.work / "alice"),
-                EVENT, "--key", "file2:alice.pem", "--yes",
-            ],
-            self.work,
-        )  # fmt: skip
+        self.step("repo-sign --yes", self.repo_sign(EVENT), self.work)
         self.git("ci", "fetch", "-q")
         self.git("ci", "checkout", "-q", "-B", EVENT, f"origin/{EVENT}")
         self.step("status (ready: exit 0)", self.tufrepo("ci", "status"), self.work)
@@ -291,14 +291,7 @@ class Million:
             "+1: update-targets --push", self.tufrepo("ci", "update-targets", "--push"), self.work
         )
         self.step("+1: status (waiting: exit 3)", self.tufrepo("ci", "status"), self.work, ok=(3,))
-        self.step(
-            "+1: repo-sign --yes",
-            [
-                str(self.bin / "repo-sign"), "-C", str(self.work / "alice"),
-                event, "--key", "file2:alice.pem", "--yes",
-            ],
-            self.work,
-        )  # fmt: skip
+        self.step("+1: repo-sign --yes", self.repo_sign(event), self.work)
         self.plain("+1: merge (git)", lambda: self.merge(event))
         self.step("+1: online-sign --push", self.tufrepo("ci", "online-sign", "--push"), self.work)
         self.step("+1: online-sign (no-op)", self.tufrepo("ci", "online-sign"), self.work)
