@@ -10,7 +10,8 @@ from tuf.api.metadata import Metadata, TargetFile, Targets
 
 from tufrepo.core.repository import TufRepository
 from tufrepo.core.store import WorktreeStore
-from tufrepo.ops.targets import entry_matches, is_artifact_path, update_targets
+from tufrepo.core.artifacts import is_artifact_path
+from tufrepo.ops.targets import entry_matches, update_targets
 
 DATA = b"release\n"
 ACTUAL = TargetFile.from_data("a.txt", DATA, ["sha256"])

@@ -39,13 +39,12 @@ _HEX_PREFIX = re.compile(r"[0-9a-f]{1,4}")
 MAX_PREFIX_LENGTH = 4  # 65,536 prefixes: more than the 16,384 bins tufrepo creates
 
 
-def bins_rule(repo: TufRepository, *, known_good_judged: bool = False) -> list[Finding]:
+def bins_rule(repo: TufRepository) -> list[Finding]:
     """Every hash-bin delegation in the tree against the shape above.
 
-    With ``known_good_judged`` (a signing event: known good is a judged
-    state of main), the entries of a bin unchanged since known good, under
-    the same delegations, are not checked again (#14: one artifact more
-    touches one bin of many).
+    When known good was judged in full (``repo.known_good_judged``), the
+    entries of a bin unchanged since, under the same delegations, are not
+    checked again (#14: one artifact more touches one bin of many).
     """
     by_parent: dict[str, list[DelegatedRole]] = {}
     for parent, child in repo.delegations():
@@ -53,13 +52,11 @@ def bins_rule(repo: TufRepository, *, known_good_judged: bool = False) -> list[F
             by_parent.setdefault(parent, []).append(child)
     findings: list[Finding] = []
     for parent, bins in by_parent.items():
-        findings += _bins_of(repo, parent, bins, known_good_judged)
+        findings += _bins_of(repo, parent, bins)
     return findings
 
 
-def _bins_of(
-    repo: TufRepository, parent: str, bins: list[DelegatedRole], known_good_judged: bool
-) -> list[Finding]:
+def _bins_of(repo: TufRepository, parent: str, bins: list[DelegatedRole]) -> list[Finding]:
     if parent == TARGETS or repo.delegator_name(parent) != TARGETS:
         # Attack: bins where the tool and signers do not expect them (under
         # targets itself, or under a bin) slip past the role whose paths and
@@ -89,7 +86,7 @@ def _bins_of(
         ]
     findings = _partition(parent, bins)
     findings += _same_signers(repo, parent, bins)
-    changed = [b for b in bins if not (known_good_judged and _as_known_good(repo, parent, b))]
+    changed = [b for b in bins if not _as_known_good(repo, parent, b)]
     findings += _bin_contents(repo, parent, changed)
     return findings
 
@@ -197,11 +194,11 @@ def _key(signed: Targets, keyid: str) -> object:
 
 
 def _as_known_good(repo: TufRepository, parent: str, child: DelegatedRole) -> bool:
-    """True when the bin, its delegation and its role's delegation are known good's, byte for byte."""
-    if repo.known_good is None or not layout.is_safe_role_name(child.name):
-        return False
-    path = layout.role_path(child.name)
-    if repo.store.read(path) != repo.known_good.read(path):
+    """True when the bin, its delegation and its role's delegation are known good's, byte for byte.
+
+    Only for a known good judged in full (``repo.unchanged_since_judged``).
+    """
+    if not repo.unchanged_since_judged(child.name):
         return False
     delegated = [_delegation(repo.read_targets(TARGETS), parent)]
     delegated += [_delegation(repo.read_known_good_targets(TARGETS), parent)]

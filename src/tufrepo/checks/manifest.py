@@ -17,10 +17,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tufrepo.checks.findings import Finding, Severity
+from tufrepo.core.artifacts import is_artifact_path
 from tufrepo.core.constants import TARGETS_DIR
 from tufrepo.ops.bins import is_bin_of
 from tufrepo.ops.manifest import ManifestEntry, conflicts, read_manifests
-from tufrepo.ops.targets import is_artifact_path, owner_of
+from tufrepo.ops.targets import owner_of
 
 if TYPE_CHECKING:
     from tufrepo.core.repository import TufRepository
@@ -54,7 +55,7 @@ def checked_manifests(
         lambda p: owner_of(repo, p),
         lambda r, p: is_bin_of(repo, r, p),
     )
-    findings = [Finding(_role_of(p.manifest), p.code, str(p)) for p in problems]
+    findings = [Finding(manifest_role(p.manifest), p.code, str(p)) for p in problems]
     refused = {(p.manifest, p.line) for p in problems}
     for entry in manifests.entries:
         if (entry.manifest, entry.line) in refused:
@@ -78,9 +79,10 @@ def checked_manifests(
     return findings, None if problems else manifests.entries
 
 
-def _role_of(manifest: str) -> str:
+def manifest_role(manifest: str) -> str:
+    """The role a manifest's file name names ("" for a file that is not a manifest)."""
     name = manifest.rsplit("/", 1)[-1]
     return name.removesuffix(".jsonl") if name.endswith(".jsonl") else ""
 
 
-__all__ = ["checked_manifests"]
+__all__ = ["checked_manifests", "manifest_role"]

@@ -22,8 +22,9 @@ from tuf.api.metadata import Root, Targets
 from tufrepo.checks.bins import bins_rule
 from tufrepo.checks.findings import Finding, Severity
 from tufrepo.checks.keys import check_key_set, key_set_of
-from tufrepo.checks.manifest import checked_manifests
+from tufrepo.checks.manifest import checked_manifests, manifest_role
 from tufrepo.core import fields, layout
+from tufrepo.core.artifacts import artifact_delta, is_artifact_path
 from tufrepo.core.constants import (
     METADATA_DIR,
     ONLINE_ROLES,
@@ -36,8 +37,9 @@ from tufrepo.core.constants import (
 )
 from tufrepo.core.parsing import canonical_bytes
 from tufrepo.errors import MetadataError, RejectedError, UnsupportedKeyError
+from tufrepo.ops.manifest import clashes_with_files
 from tufrepo.ops.release import check_target_path
-from tufrepo.ops.targets import desired_targets, entry_matches, is_artifact_path
+from tufrepo.ops.targets import desired_targets, entry_matches, read_files
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
 
     from tuf.api.metadata import Signed, TargetFile
 
-    from tufrepo.core.artifacts import KnownArtifacts
+    from tufrepo.core.artifacts import ArtifactDelta, KnownArtifacts
     from tufrepo.core.parsing import AnyMetadata
     from tufrepo.core.repository import TufRepository
     from tufrepo.core.store import Store
@@ -255,9 +257,14 @@ def tree_rules(
     *,
     mismatch: Severity,
     known: KnownArtifacts | None = None,
-    known_good_judged: bool = False,
 ) -> list[Finding]:
     """Delegation shapes, key sets and (with ``files``) artifacts against metadata.
+
+    When known good was judged in full (``repo.known_good_judged``), what
+    did not change since is not judged again (#14): roles byte-identical
+    to known good's, and, when no manifest and no delegation changed, the
+    entries of every role but those owning a changed file
+    (:func:`tufrepo.core.artifacts.artifact_delta`).
 
     Args:
         repo: the candidate, with its known good beside it.
@@ -266,8 +273,6 @@ def tree_rules(
             (WAITING on an event, where update-targets fixes them).
         known: entries of a trusted known good for files unchanged since
             (not read again, see :class:`tufrepo.core.artifacts.KnownArtifacts`).
-        known_good_judged: known good is a judged state (a signing event's
-            merge-base with main): what did not change since is not judged again.
 
     Raises:
         MetadataError: a role file cannot be parsed.
@@ -275,19 +280,25 @@ def tree_rules(
     findings = _delegation_tree(repo)
     findings += _key_sets(repo)
     findings += _delegated_paths(repo)
-    findings += bins_rule(repo, known_good_judged=known_good_judged)
+    findings += bins_rule(repo)
     if files is not None:
-        found, manifest_entries = checked_manifests(repo, files, mismatch)
-        findings += found
+        delta = artifact_delta(repo, files, known)
         findings += _role_files(repo, files)
         findings += _artifact_files(files)
-        findings += _target_entries(repo, files, mismatch, known, manifest_entries)
+        if delta is None:
+            found, manifest_entries = checked_manifests(repo, files, mismatch)
+            findings += found
+            findings += _target_entries(repo, files, mismatch, known, manifest_entries)
+        else:
+            findings += _changed_entries(repo, files, mismatch, known, delta)
     return findings
 
 
 def _key_sets(repo: TufRepository) -> list[Finding]:
     findings = []
     for role in [ROOT, *repo.targets_roles()]:
+        if repo.unchanged_since_judged(role):
+            continue  # #14: the key set known good has, judged then
         md, kg = repo.read(role), repo.read_known_good(role)
         if md is not None:
             kg_keys = key_set_of(kg.signed) if kg is not None else {}
@@ -299,6 +310,8 @@ def _delegation_tree(repo: TufRepository) -> list[Finding]:
     findings = []
     seen: dict[str, str] = {r.casefold(): r for r in TOP_LEVEL_ROLES}
     for role in repo.targets_roles():
+        if repo.unchanged_since_judged(role):
+            continue  # #14: its delegations were judged in known good
         md = repo.read_targets(role)
         delegations = md.signed.delegations if md is not None else None
         if delegations is not None and delegations.succinct_roles is not None:
@@ -369,6 +382,8 @@ def _delegated_paths(repo: TufRepository) -> list[Finding]:
             continue  # reported by _delegation_tree
         if child.path_hash_prefixes is not None:
             continue  # a hash bin: checks.bins reports artifacts in the wrong bin
+        if repo.unchanged_since_judged(parent) and repo.unchanged_since_judged(child.name):
+            continue  # #14: the same entries under the same delegation, judged in known good
         md = repo.read_targets(child.name)
         for path in md.signed.targets if md is not None else {}:
             if not child.is_delegated_path(path):
@@ -447,6 +462,58 @@ def _target_entries(
     return findings
 
 
+def _changed_entries(
+    repo: TufRepository,
+    files: Store,
+    mismatch: Severity,
+    known: KnownArtifacts | None,
+    delta: ArtifactDelta,
+) -> list[Finding]:
+    """:func:`_target_entries` and the manifests' rules for what changed since known good (#14).
+
+    Known good was judged in full, with the same manifests and delegations:
+    a role outside ``delta.roles`` lists what it listed then, for the same
+    files.  The roles in it are held to known good's entries for unchanged
+    paths and to the files for changed ones.
+    """
+    findings = []
+    kg_files = known.known_good if known is not None else {}
+    actual = read_files(files, delta.paths)
+    # Attack: two descriptions of one path (a new file and a manifest line);
+    # signers review one, clients get the other.
+    for problem in clashes_with_files(files, actual):
+        findings.append(Finding(manifest_role(problem.manifest), problem.code, str(problem)))
+    for role in delta.roles:
+        md = repo.read_targets(role)
+        if md is None:
+            continue
+        listed = md.signed.targets
+        wanted = delta.base_entries(repo, role)
+        for path, entry in wanted.items():
+            if path in kg_files:
+                continue
+            now = listed.get(path)
+            if (
+                now is not None
+                and (now.length, now.hashes) == (entry.length, entry.hashes)
+                and now.unrecognized_fields != entry.unrecognized_fields
+            ):
+                # Attack: custom fields of a manifest's artifact other than
+                # those the manifest (unchanged since known good) says.
+                why = f"{role} lists {path!r} with other custom fields than its manifest"
+                if mismatch is Severity.WAITING:
+                    why += " (run update-targets)"
+                findings.append(Finding(role, "targets-mismatch", why, mismatch))
+        wanted.update((p, t) for p, t in actual.items() if repo.owner_of(p) == role)
+        for path in listed:
+            try:
+                check_target_path(path)
+            except RejectedError as e:
+                findings.append(Finding(role, "unsafe-target-path", str(e)))
+        findings += _entries_match(role, listed, wanted, files, mismatch)
+    return findings
+
+
 def _entries_match(
     role: str,
     listed: dict[str, TargetFile],
@@ -520,6 +587,8 @@ def delegations_rule(repo: TufRepository, *, not_verifying: Severity) -> list[Fi
         if layout.is_safe_role_name(c.name) and c.name not in TOP_LEVEL_ROLES
     ]
     for parent, role in pairs:
+        if repo.unchanged_since_judged(parent):
+            continue  # #14: the delegation is known good's
         md, kg_parent = repo.read(parent), repo.read_known_good(parent)
         child, kg_child = repo.read(role), repo.read_known_good(role)
         if md is None or kg_parent is None or child is None or kg_child is None:

@@ -48,6 +48,7 @@ from tufrepo.checks.rules import (
     version_rule,
 )
 from tufrepo.core import layout
+from tufrepo.core.artifacts import is_artifact_path
 from tufrepo.core.constants import (
     METADATA_DIR,
     ONLINE_ROLES,
@@ -58,7 +59,6 @@ from tufrepo.core.constants import (
 )
 from tufrepo.errors import MetadataError
 from tufrepo.ops.manifest import is_manifest_path
-from tufrepo.ops.targets import is_artifact_path
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -99,9 +99,13 @@ def judge_event(
             findings += guard(role, _offline_role, repo, role, now, Severity.ERROR)
     if event.tree_findings is None:
         event.tree_findings = guard(
-            "", tree_rules, repo, event.store, mismatch=Severity.WAITING,
-            known=event.known_artifacts, known_good_judged=event.known_good_judged,
-        )  # fmt: skip
+            "",
+            tree_rules,
+            repo,
+            event.store,
+            mismatch=Severity.WAITING,
+            known=event.known_artifacts,
+        )
     findings += event.tree_findings
     findings += guard("", delegations_rule, repo, not_verifying=Severity.WAITING)
     findings += guard("", budget_rule, repo)

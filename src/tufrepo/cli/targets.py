@@ -31,6 +31,7 @@ def update_targets_command(app: App, push: bool, remote: str) -> None:
     from tufrepo.core.repository import TufRepository
     from tufrepo.gitrepo import GitTreeStore
     from tufrepo.ops import artifacts
+    from tufrepo.ops.anchor import vouched_state
     from tufrepo.ops.targets import update_targets
 
     git = app.git()
@@ -46,8 +47,12 @@ def update_targets_command(app: App, push: bool, remote: str) -> None:
         app.say("No repository yet (metadata/root.json is missing): nothing to do.")
         app.result({"changed": False, "roles": []})
         return
-    # #14: files unchanged since known good are not read again
+    # #14: files unchanged since known good are not read again, and when
+    # online-sign judged known good in full, only roles owning a change are rebuilt
     known = artifacts.for_event(git, known_good, repo.known_good_repo())
+    repo.known_good_judged = known_good is not None and vouched_state(
+        git, known_good, now=app.now()
+    )
     changed = update_targets(repo, store, known)
     if not changed:
         app.say("Targets metadata is up to date.")

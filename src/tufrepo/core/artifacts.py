@@ -11,15 +11,27 @@ Not for: git (blob ids come in as plain maps), judging entries (``checks``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tuf.api.metadata import TargetFile
 
+from tufrepo.core.constants import TARGETS_DIR
+
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from tuf.api.metadata import Metadata, Targets
 
     from tufrepo.core.repository import TufRepository
+    from tufrepo.core.store import Store
+
+# Manifests (targets/.manifests/<role>.jsonl, ops.manifest) as target paths.
+MANIFEST_DIRNAME = ".manifests"
+
+
+def is_artifact_path(target_path: str) -> bool:
+    """False for dotfiles and files in dot-directories, which are not artifacts (DESIGN §3)."""
+    return not any(part.startswith(".") for part in target_path.split("/"))
 
 
 @dataclass(frozen=True)
@@ -66,15 +78,122 @@ class KnownArtifacts:
         return TargetFile(known.length, dict(known.hashes), target_path)
 
 
-def known_entries(repo: TufRepository) -> dict[str, TargetFile]:
+class KnownEntries(Mapping[str, TargetFile]):
+    """Target path -> entry, from the role owning the path in a known-good state.
+
+    Looked up path by path (#14): only the roles owning the paths asked for
+    are read, so one changed artifact among a million reads one hash bin.
+    """
+
+    def __init__(self, repo: TufRepository) -> None:
+        self._repo = repo
+
+    def __getitem__(self, target_path: str) -> TargetFile:
+        role = self._repo.owner_of(target_path)
+        md = self._repo.read_targets(role)
+        if md is None:
+            raise KeyError(target_path)
+        return md.signed.targets[target_path]
+
+    def __iter__(self) -> Iterator[str]:
+        index = self._repo.delegation_index()
+        for role in index.roles:
+            md = self._repo.read_targets(role)
+            listed = md.signed.targets if md is not None else {}
+            yield from (p for p in listed if index.owner_of(p) == role)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def known_entries(repo: TufRepository) -> Mapping[str, TargetFile]:
     """Target path -> entry, from the role owning each path in ``repo`` (a known-good state)."""
-    entries: dict[str, TargetFile] = {}
-    index = repo.delegation_index()
-    for role in index.roles:
-        md = repo.read_targets(role)
-        listed = md.signed.targets if md is not None else {}
-        entries.update((p, t) for p, t in listed.items() if index.owner_of(p) == role)
-    return entries
+    return KnownEntries(repo)
 
 
-__all__ = ["KnownArtifacts", "known_entries"]
+@dataclass(frozen=True)
+class ArtifactDelta:
+    """What a state changed in artifacts since a known good judged in full (#14).
+
+    Attributes:
+        paths: artifact paths whose file was added, changed or removed.
+        roles: the targets roles to judge (or rebuild) entry by entry, in
+            tree order: every role whose file changed, and the owner of every
+            changed path.  Every other role is byte-identical to known good's,
+            under the same delegations, and owns only unchanged files: what
+            known good's judgement found of it still holds.
+    """
+
+    paths: frozenset[str]
+    roles: list[str]
+
+    def base_entries(self, repo: TufRepository, role: str) -> dict[str, TargetFile]:
+        """Known good's entries of ``role`` for the paths it owns, less the changed paths.
+
+        With the same delegations and the same manifests, this is exactly
+        what the role should list for its unchanged files and manifest lines.
+        """
+        md = repo.read_known_good_targets(role)
+        if md is None:
+            return {}
+        index = repo.delegation_index()
+        return {
+            p: t
+            for p, t in md.signed.targets.items()
+            if p not in self.paths and index.owner_of(p) == role
+        }
+
+
+def artifact_delta(
+    repo: TufRepository, files: Store, known: KnownArtifacts | None
+) -> ArtifactDelta | None:
+    """The artifacts and roles a state changed since its known good, or None: judge everything.
+
+    None unless known good was judged in full (``repo.known_good_judged``),
+    no manifest changed (its lines are checked against the whole tree), and
+    every targets role keeps known good's delegations (ownership of every
+    path is then known good's).  A file counts as unchanged only when
+    ``known`` shows its blob is known good's; every other file under
+    targets/ is a change.
+    """
+    if known is None or not repo.known_good_judged or repo.known_good is None:
+        return None
+    prefix = f"{TARGETS_DIR}/"
+    present: set[str] = set()
+    changed: set[str] = set()
+    for entry in files.walk(TARGETS_DIR):
+        path = entry.path[len(prefix) :]
+        present.add(path)
+        blob = known.current.get(path)
+        if blob is None or blob != known.known_good.get(path):
+            if entry.kind != "file" and is_artifact_path(path):
+                return None  # a symlink or special file: refused by the whole judgement
+            changed.add(path)
+    changed.update(p for p in known.known_good if p not in present)
+    if any(p.startswith(f"{MANIFEST_DIRNAME}/") for p in changed):
+        return None  # a manifest line may clash with any path: judged whole
+    for role in repo.targets_roles():
+        if repo.unchanged_since_judged(role):
+            continue
+        md, kg = repo.read_targets(role), repo.read_known_good_targets(role)
+        if md is None or kg is None or _delegations(md) != _delegations(kg):
+            return None  # a new, removed or re-delegating role moves paths between roles
+    paths = frozenset(p for p in changed if is_artifact_path(p))
+    owners = {repo.owner_of(p) for p in paths}
+    roles = [r for r in repo.targets_roles() if r in owners or not repo.unchanged_since_judged(r)]
+    return ArtifactDelta(paths, roles)
+
+
+def _delegations(md: Metadata[Targets]) -> dict[str, Any] | None:
+    delegations = md.signed.delegations
+    return delegations.to_dict() if delegations is not None else None
+
+
+__all__ = [
+    "ArtifactDelta",
+    "KnownArtifacts",
+    "KnownEntries",
+    "artifact_delta",
+    "is_artifact_path",
+    "known_entries",
+]

@@ -62,6 +62,25 @@ class MetadataReader(Protocol):
         """The tree's index (:func:`build_index`), kept while the tree does not change."""
         ...
 
+    def unchanged_since_judged(self, role: str) -> bool:
+        """True when the role's file is byte-identical to a state judged in full."""
+        ...
+
+
+def _known_leaf(reader: MetadataReader, parent: str, child: DelegatedRole) -> bool:
+    """True for a hash bin known to delegate nothing without reading its file (#14).
+
+    The bin and its delegator are byte-identical to a state judged in full,
+    where the delegator delegated to it as a bin and ``checks.bins`` refused
+    a bin with delegations of its own: so the bin has none, and its (large)
+    file is not parsed to walk the tree or to find a path's owner.
+    """
+    return (
+        child.path_hash_prefixes is not None
+        and reader.unchanged_since_judged(child.name)
+        and reader.unchanged_since_judged(parent)
+    )
+
 
 _GLOB = frozenset("*?[")
 
@@ -170,7 +189,7 @@ def _matches(parts: list[str], pattern: list[_Segment]) -> bool:
     return True
 
 
-_OWNERS: dict[tuple[tuple[str, str, str, str], ...], dict[str, str]] = {}
+_OWNERS: dict[tuple[tuple[str, str, str, str, bool], ...], dict[str, str]] = {}
 _OWNERS_KEPT = 4
 
 
@@ -192,13 +211,20 @@ class DelegationIndex:
                 listed.add(child.name)
                 self.roles.append(child.name)
         self._reader = reader
-        self._matchers: dict[str, _Matcher | None] = {}
+        leaves = {child.name for parent, child in self.order if _known_leaf(reader, parent, child)}
+        self._matchers: dict[str, _Matcher | None] = dict.fromkeys(leaves)
         # Which role owns a path depends only on the delegations walked: an
         # event and its known good (or two states of main) with the same
         # delegations share their answers (#14).  Keyed by that content, so
         # no tree can make another tree's answer its own.
         shape = tuple(
-            (parent, child.name, repr(child.paths), repr(child.path_hash_prefixes))
+            (
+                parent,
+                child.name,
+                repr(child.paths),
+                repr(child.path_hash_prefixes),
+                child.name in leaves,
+            )
             for parent, child in self.order
         )
         owners = _OWNERS.pop(shape, None)
@@ -261,7 +287,8 @@ def _walk(reader: MetadataReader) -> list[tuple[str, DelegatedRole]]:
             order.append((parent, child))
             if child.name not in seen and layout.is_safe_role_name(child.name):
                 seen.add(child.name)
-                queue.append((child.name, depth + 1))
+                if not _known_leaf(reader, parent, child):
+                    queue.append((child.name, depth + 1))
     return order
 
 

@@ -131,6 +131,12 @@ class TufRepository(Repository):
         self._raw: dict[str, bytes] = {}
         self._canonical: dict[str, bytes] = {}
         self._index: tree.DelegationIndex | None = None  # dropped when a targets role changes
+        # Set by whoever knows the history: known good is a state judged in
+        # full (a vouched merge-base, or main's last judged state).  Then a
+        # role whose file is byte-identical to known good's need not be
+        # judged again (#14, :meth:`unchanged_since_judged`).
+        self.known_good_judged = False
+        self._unchanged: dict[str, bool] = {}
         # The commit whose artifacts were all checked before online signing:
         # recorded in the snapshot signed now (constants.VERIFIED_COMMIT).
         self.verified_commit: str | None = None
@@ -223,6 +229,24 @@ class TufRepository(Repository):
             return self._cache[role] is not None
         return self.store.read(layout.role_path(role)) is not None
 
+    def unchanged_since_judged(self, role: str) -> bool:
+        """True when known good was judged in full and the role's file is byte-identical there.
+
+        What such a role says was judged then: its signatures under the same
+        delegation, its entries against the same files, its own delegations
+        (#14: a change judges what it changed).  The file is compared, never
+        parsed.  False for a role written in this run.
+        """
+        if not self.known_good_judged or self.known_good is None:
+            return False
+        if role not in self._unchanged:
+            if not layout.is_safe_role_name(role):
+                return False
+            path = layout.role_path(role)
+            data = self._raw.get(role) if role in self._cache else self.store.read(path)
+            self._unchanged[role] = data is not None and data == self.known_good.read(path)
+        return self._unchanged[role]
+
     def open(self, role: str) -> AnyMetadata:
         """A private copy of the role's metadata for editing; new when it does not exist."""
         md = self.read(role)
@@ -298,6 +322,7 @@ class TufRepository(Repository):
     def _set(self, role: str, md: AnyMetadata | None, data: bytes | None) -> None:
         if role_type(role) == TARGETS:
             self._index = None
+        self._unchanged[role] = False  # written in this run: judged as a change
         self._cache[role] = md
         self._canonical.pop(role, None)
         if data is None:

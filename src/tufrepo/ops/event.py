@@ -105,7 +105,7 @@ class SigningEvent:
 
     ``known_good_judged`` (set by whoever knows the git history): known good
     is a state online-sign judged in full (:func:`tufrepo.ops.anchor.vouched_state`),
-    so hash bins unchanged since are not checked entry by entry again.
+    so what did not change since is not judged again (#14).
     """
 
     def __init__(
@@ -120,12 +120,20 @@ class SigningEvent:
         self.known_good = known_good
         self.now = now
         self.known_artifacts = known_artifacts
-        self.known_good_judged = False
         # tree_rules' findings for this event's signed content and files, once
         # judged (carried over a commit that only added signatures, #14)
         self.tree_findings: list[Finding] | None = None
         self.repo = TufRepository(store, now=now, known_good=known_good)
         self.invites = Invites.from_bytes(store.read(EVENT_STATE_FILE))
+
+    @property
+    def known_good_judged(self) -> bool:
+        """Known good is a state judged in full (``TufRepository.known_good_judged``)."""
+        return self.repo.known_good_judged
+
+    @known_good_judged.setter
+    def known_good_judged(self, value: bool) -> None:
+        self.repo.known_good_judged = value
 
     def save_invites(self) -> None:
         """Write (or remove) the invitation state file."""

@@ -31,6 +31,7 @@ Not for: judging (``checks.manifest`` turns problems into findings), git.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import hashlib
 import json
@@ -41,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from tuf.api.metadata import TargetFile
 
 from tufrepo.core import layout
+from tufrepo.core.artifacts import MANIFEST_DIRNAME
 from tufrepo.core.constants import TARGETS_DIR
 from tufrepo.errors import RejectedError
 
@@ -49,7 +51,7 @@ if TYPE_CHECKING:
 
     from tufrepo.core.store import Store
 
-MANIFEST_DIR = f"{TARGETS_DIR}/.manifests"
+MANIFEST_DIR = f"{TARGETS_DIR}/{MANIFEST_DIRNAME}"
 MANIFEST_SUFFIX = ".jsonl"
 MAX_LINE = 65_536
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
@@ -389,6 +391,64 @@ def add_manifest_artifacts(
     place_manifest_entries(wanted, manifests.entries, owner)
 
 
+def clashes_with_files(files: Store, file_paths: Iterable[str]) -> list[ManifestProblem]:
+    """Manifest lines whose path is also one of ``file_paths``, exactly or but for case.
+
+    :func:`conflicts` for a few changed files beside large manifests that
+    did not change (#14).  A manifest without a backslash (so no JSON escape)
+    is searched as case-folded text for each path as a JSON string, and only
+    the lines found are parsed: folding maps character by character and never
+    makes or removes a newline, so a line listing such a path always
+    contains the needle.  Any other manifest is parsed whole.
+    """
+    wanted = {p.casefold() for p in file_paths}
+    problems: list[ManifestProblem] = []
+    if not wanted:
+        return problems
+    for entry in files.walk(MANIFEST_DIR):
+        data = files.read(entry.path) if entry.kind == "file" else None
+        if data is None:
+            continue
+        role = entry.path[len(MANIFEST_DIR) + 1 :].removesuffix(MANIFEST_SUFFIX)
+        text = data.decode("utf-8", errors="replace")
+        if "\\" in text:
+            found = [
+                (e.line, e.path) for e in parse_manifest(role, entry.path, data, private=False)[0]
+            ]
+        else:
+            found = _lines_naming(data, text.casefold(), wanted)
+        problems += [
+            ManifestProblem(
+                entry.path, line, "manifest-duplicate", f"{path!r} is also a file under targets/"
+            )
+            for line, path in found
+            if path.casefold() in wanted
+        ]
+    return problems
+
+
+def _lines_naming(data: bytes, folded: str, wanted: set[str]) -> list[tuple[int, str]]:
+    """(line number, path) of the lines whose case-folded text holds a wanted path as a JSON string."""
+    starts: list[int] = []
+    for path in wanted:
+        needle = json.dumps(path, ensure_ascii=False)
+        start = folded.find(needle)
+        while start != -1:
+            starts.append(start)
+            start = folded.find(needle, start + 1)
+    if not starts:
+        return []
+    newlines = [m.start() for m in re.finditer("\n", folded)]
+    numbers = {bisect.bisect_left(newlines, start) for start in starts}
+    lines = data.split(b"\n")
+    found = []
+    for index in sorted(numbers):
+        named = line_path(lines[index])
+        if named is not None:
+            found.append((index + 1, named))
+    return found
+
+
 def place_manifest_entries(
     wanted: dict[str, dict[str, TargetFile]],
     entries: Iterable[ManifestEntry],
@@ -444,6 +504,7 @@ __all__ = [
     "ManifestProblem",
     "Manifests",
     "add_manifest_artifacts",
+    "clashes_with_files",
     "conflicts",
     "external_paths",
     "is_manifest_path",

@@ -15,9 +15,10 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING
 
+from tufrepo.core.artifacts import is_artifact_path
 from tufrepo.core.constants import EVENT_BRANCH_PREFIX, TARGETS_DIR
 from tufrepo.errors import RejectedError, UsageError
-from tufrepo.ops.targets import is_artifact_path, update_targets
+from tufrepo.ops.targets import update_targets
 
 if TYPE_CHECKING:
     from tufrepo.core.store import WritableStore

@@ -24,20 +24,24 @@ from typing import TYPE_CHECKING
 from tuf.api.metadata import TargetFile
 
 from tufrepo import progress
+from tufrepo.core.artifacts import artifact_delta, is_artifact_path
 from tufrepo.core.constants import TARGETS, TARGETS_DIR
 from tufrepo.core.sizes import require_within_budget
 from tufrepo.errors import RejectedError
 from tufrepo.ops.bins import is_bin_of
 from tufrepo.ops.manifest import (
+    Manifests,
     add_manifest_artifacts,
+    clashes_with_files,
     external_paths,
     place_manifest_entries,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
+    from collections.abc import Set as AbstractSet
 
-    from tufrepo.core.artifacts import KnownArtifacts
+    from tufrepo.core.artifacts import ArtifactDelta, KnownArtifacts
     from tufrepo.core.repository import TufRepository
     from tufrepo.core.store import Store
     from tufrepo.ops.manifest import ManifestEntry
@@ -54,11 +58,6 @@ class Artifact:
 def owner_of(repo: TufRepository, target_path: str) -> str:
     """The role that owns ``target_path`` under DESIGN §3's rule."""
     return repo.owner_of(target_path)
-
-
-def is_artifact_path(target_path: str) -> bool:
-    """False for dotfiles and files in dot-directories, which are not artifacts (DESIGN §3)."""
-    return not any(part.startswith(".") for part in target_path.split("/"))
 
 
 # Fixed-length digests hashlib knows everywhere (shake_* need a length: no client checks them).
@@ -129,6 +128,16 @@ def scan_artifacts(files: Store, known: KnownArtifacts | None = None) -> list[Ar
     return artifacts
 
 
+def read_files(files: Store, paths: Iterable[str]) -> dict[str, TargetFile]:
+    """Target path -> length and sha256 of each of ``paths`` that is a file (read and hashed)."""
+    found = {}
+    for path in sorted(paths):
+        data = files.read(f"{TARGETS_DIR}/{path}")
+        if data is not None:
+            found[path] = TargetFile(len(data), {"sha256": hashlib.sha256(data).hexdigest()}, path)
+    return found
+
+
 def desired_targets(
     repo: TufRepository,
     files: Store,
@@ -165,35 +174,72 @@ def update_targets(
     Custom fields of entries whose path still exists are kept.  Changed roles
     are closed under signing-event rules (known-good version + 1, new expiry,
     placeholder signatures).  With ``known``, files unchanged since a trusted
-    known good are not read (see :class:`KnownArtifacts`).
+    known good are not read (see :class:`KnownArtifacts`); when that known
+    good was judged in full, only the roles owning a changed file are
+    rebuilt (:func:`tufrepo.core.artifacts.artifact_delta`).
     """
+    delta = artifact_delta(repo, files, known)
+    if delta is not None:
+        return _update_changed(repo, files, known, delta)
     changed = []
     external = external_paths(files)  # manifest entries are taken as written
     for role, entries in desired_targets(repo, files, known).items():
-        current = repo.read_targets(role)
-        old = current.signed.targets if current is not None else {}
-        # unchanged: every entry kept as listed and none removed (#14: no to_dict of every entry)
-        same = current is not None and len(old) == len(entries)
-        for path, entry in list(entries.items()):
-            if path in external:
-                same = same and path in old and old[path].to_dict() == entry.to_dict()
-                continue
-            if path in old and entry_matches(old[path], entry, _reader(files, path)) is None:
-                entries[path] = old[path]  # unchanged: kept as it is (other hashes, fields)
-                continue
-            same = False
-            entries[path] = fresh = fresh_entry(path, entry)
-            if path in old:
-                fresh.unrecognized_fields.update(old[path].unrecognized_fields)
-        if same:
-            continue
-        if current is None and not entries:
-            continue
-        with repo.edit_targets(role) as targets:
-            targets.targets = entries
-        require_within_budget(repo, role)  # never commit what clients (or we) cannot read
-        changed.append(role)
+        if _rewrite(repo, files, role, entries, external):
+            changed.append(role)
     return changed
+
+
+def _update_changed(
+    repo: TufRepository, files: Store, known: KnownArtifacts | None, delta: ArtifactDelta
+) -> list[str]:
+    """:func:`update_targets` for the roles a change since a judged known good touches (#14)."""
+    kg_files = known.known_good if known is not None else {}
+    actual = read_files(files, delta.paths)
+    Manifests([], clashes_with_files(files, actual)).require_valid()
+    changed = []
+    for role in delta.roles:
+        entries = delta.base_entries(repo, role)
+        external = {p for p in entries if p not in kg_files}  # a manifest's line, as written
+        entries.update((p, t) for p, t in actual.items() if owner_of(repo, p) == role)
+        if _rewrite(repo, files, role, entries, external):
+            changed.append(role)
+    return changed
+
+
+def _rewrite(
+    repo: TufRepository,
+    files: Store,
+    role: str,
+    entries: dict[str, TargetFile],
+    external: AbstractSet[str],
+) -> bool:
+    """Write ``role`` with ``entries`` unless it lists them already; True when written.
+
+    ``entries`` describe the files (length and hashes) and the manifests'
+    lines (``external``, taken as written); a file's entry listed already
+    is kept as it is (other hashes, custom fields).
+    """
+    current = repo.read_targets(role)
+    old = current.signed.targets if current is not None else {}
+    # unchanged: every entry kept as listed and none removed (#14: no to_dict of every entry)
+    same = current is not None and len(old) == len(entries)
+    for path, entry in list(entries.items()):
+        if path in external:
+            same = same and path in old and old[path].to_dict() == entry.to_dict()
+            continue
+        if path in old and entry_matches(old[path], entry, _reader(files, path)) is None:
+            entries[path] = old[path]  # unchanged: kept as it is (other hashes, fields)
+            continue
+        same = False
+        entries[path] = fresh = fresh_entry(path, entry)
+        if path in old:
+            fresh.unrecognized_fields.update(old[path].unrecognized_fields)
+    if same or (current is None and not entries):
+        return False
+    with repo.edit_targets(role) as targets:
+        targets.targets = entries
+    require_within_budget(repo, role)  # never commit what clients (or we) cannot read
+    return True
 
 
 def _reader(files: Store, target_path: str) -> Callable[[], bytes]:
