@@ -137,6 +137,10 @@ class TufRepository(Repository):
         # judged again (#14, :meth:`unchanged_since_judged`).
         self.known_good_judged = False
         self._unchanged: dict[str, bool] = {}
+        # Set by online-sign when the current snapshot vouches for known good
+        # (its online-sign judged that state and listed its roles): a role
+        # unchanged since keeps the version the snapshot lists (targets_infos).
+        self.versions_from_snapshot = False
         # The commit whose artifacts were all checked before online signing:
         # recorded in the snapshot signed now (constants.VERIFIED_COMMIT).
         self.verified_commit: str | None = None
@@ -455,10 +459,17 @@ class TufRepository(Repository):
     def targets_infos(self) -> dict[str, MetaFile]:
         """Version of every targets role reachable in the delegation tree."""
         infos: dict[str, MetaFile] = {}
+        snapshot = self.read_snapshot() if self.versions_from_snapshot else None
+        listed = snapshot.signed.meta if snapshot is not None else {}
         for role in self.targets_roles():
+            name = f"{role}.json"
+            if name in listed and self.unchanged_since_judged(role):
+                # #14: the version the snapshot listed for these very bytes
+                infos[name] = MetaFile(version=listed[name].version)
+                continue
             md = self.read_targets(role)
             if md is not None:
-                infos[f"{role}.json"] = MetaFile(version=md.signed.version)
+                infos[name] = MetaFile(version=md.signed.version)
         return infos
 
     @property

@@ -69,6 +69,10 @@ class MainVerdict:
     findings: list[Finding]
     anchor: str
     published: Store | None = None
+    # The state main's work tree was judged against by what changed (#14):
+    # judged in full, with every artifact, by the online-sign whose signed
+    # snapshot main still carries.  None when main was judged in full.
+    judged_base: Store | None = None
 
 
 def published_store(
@@ -193,12 +197,12 @@ def judge_main_state(
             already (None: asked here when needed).
     """
     published = published_store(anchor_source) if anchor_source is not None else None
-    findings, history = _judge_history(
+    findings, history, base = _judge_history(
         repo, files, git=git, rev=rev, now=now, published=published, by_change=by_change,
         parsed=parsed or ParseCache(), pristine=pristine,
     )  # fmt: skip
     source = f"published metadata at {anchor_source} ({history})" if published else history
-    return MainVerdict(unique(findings), source, published)
+    return MainVerdict(unique(findings), source, published, base)
 
 
 def _judge_history(
@@ -212,8 +216,11 @@ def _judge_history(
     by_change: bool,
     parsed: ParseCache,
     pristine: bool | None,
-) -> tuple[list[Finding], str]:
+) -> tuple[list[Finding], str, Store | None]:
     """Walk main's online-signed states from the anchor, then judge the work tree.
+
+    Returns the findings, where the anchor came from, and the state the
+    work tree was judged against by what changed (None: judged in full).
 
     The anchor is the published state when there is one, which must be one of
     main's online-signed states (attack: a hostile mirror serving metadata of
@@ -313,7 +320,7 @@ def _judge_history(
         if last
         else "main's first state (never online-signed)"
     )
-    return findings, source
+    return findings, source, previous if head.known_good_judged else None
 
 
 def _merged_histories(git: GitRepo, rev: str, head: Store) -> list[Finding]:
@@ -365,6 +372,12 @@ def _by_change(
     vouches for, checked against the root of the last judged state
     (``ops.artifacts.verified_commit`` says why that is safe).
 
+    When that commit's offline metadata is also the last judged state's
+    (``judged_offline``, HEAD's known good), that state's metadata was
+    judged then against the commit's artifacts: HEAD is judged by what
+    changed since (``head.known_good_judged``, #14), its artifacts against
+    the commit's files.
+
     Returns:
         The entries of that commit for unchanged artifacts, and whether HEAD's
         offline metadata and artifacts are that commit's (:func:`_as_verified`).
@@ -375,6 +388,11 @@ def _by_change(
         else None
     )
     commit = artifacts.verified_commit(git, head, trusted.signed if trusted else None)
+    head.known_good_judged = (
+        commit is not None
+        and judged_offline is not None
+        and _offline_metadata(git, commit) == judged_offline
+    )
     if (
         commit is not None
         and rev is not None

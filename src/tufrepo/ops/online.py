@@ -43,7 +43,7 @@ from tufrepo.core.parsing import ParseCache
 from tufrepo.core.repository import TufRepository
 from tufrepo.core.store import OverlayStore, WorktreeStore, apply_overlay
 from tufrepo.errors import GitStateError, RejectedError
-from tufrepo.ops.anchor import judge_main_state, require_main
+from tufrepo.ops.anchor import MainVerdict, judge_main_state, require_main
 from tufrepo.ops.handlers import Handlers, RetryPolicy
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ def judge_checkout(
     handlers: Handlers,
     parsed: ParseCache | None = None,
     pristine: bool | None = None,
-) -> None:
+) -> MainVerdict:
     """Judge the checkout (main) from its anchor; refuse on any error, warn about the rest.
 
     Raises:
@@ -158,6 +158,7 @@ def judge_checkout(
     for finding in require_main(verdict, action):
         handlers.warn(str(finding))
     handlers.say(f"Main is a valid successor of {verdict.anchor}.")
+    return verdict
 
 
 def online_sign(
@@ -207,11 +208,17 @@ def online_sign(
         overlay = OverlayStore(worktree)  # the work tree changes only once all is signed
         parsed = ParseCache()  # the roles judged are the roles signed (#14)
         pristine = git.worktree_pristine(METADATA_DIR, TARGETS_DIR)  # asked once
-        judge_checkout(
+        verdict = judge_checkout(
             git, anchor, "online-sign", now=now, handlers=handlers, parsed=parsed,
             pristine=pristine,
         )  # fmt: skip
-        repo = TufRepository(overlay, now=now, signer_for=signer_for, parsed=parsed)
+        # #14: main judged by what changed since a state judged in full: roles
+        # unchanged since keep the version main's snapshot (which vouches for
+        # that state) lists, and are not parsed to be listed again.
+        repo = TufRepository(
+            overlay, now=now, signer_for=signer_for, parsed=parsed, known_good=verdict.judged_base
+        )
+        repo.known_good_judged = repo.versions_from_snapshot = verdict.judged_base is not None
         # The clean work tree just judged, every artifact checked: HEAD's
         # state, when the work tree is exactly HEAD's blobs (red team: bytes
         # converted on checkout were judged, not the blobs a later checkout
