@@ -25,6 +25,7 @@ from securesystemslib.signer import CryptoSigner
 from webserver import serve_directory
 
 from tufrepo.cli import cli
+from tufrepo.core import parsing
 
 # Noon (UTC) today: a fixed point within a test run, and close enough to the real
 # clock that tuf-js (which has no reference-time option) accepts fresh metadata.
@@ -237,3 +238,17 @@ def serve_dir() -> Iterator[ServeDir]:
     """
     with ExitStack() as stack:
         yield lambda site: stack.enter_context(serve_directory(site))
+
+
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The path of every metadata file parsed (the CLI runs in-process: clear() first)."""
+    paths: list[str] = []
+    real = parsing.parse_metadata
+
+    def counting(data: bytes, path: str, kind: Any) -> Any:
+        paths.append(path)
+        return real(data, path, kind)
+
+    monkeypatch.setattr(parsing, "parse_metadata", counting)
+    return paths

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import World, git, init_repo
 
 from tufrepo.checks import Finding, errors
-from tufrepo.core import parsing
 from tufrepo.core.constants import VERIFIED_COMMIT
 from tufrepo.core.repository import TufRepository
 from tufrepo.core.store import WorktreeStore
@@ -75,20 +73,6 @@ def judge(
             by_change=by_change,
         )
     return verdict.findings, sorted(store.artifact_reads)
-
-
-@pytest.fixture
-def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The path of every metadata file parsed (the CLI runs in-process: clear() first)."""
-    paths: list[str] = []
-    real = parsing.parse_metadata
-
-    def counting(data: bytes, path: str, kind: Any) -> Any:
-        paths.append(path)
-        return real(data, path, kind)
-
-    monkeypatch.setattr(parsing, "parse_metadata", counting)
-    return paths
 
 
 def push_to_main(world: World, message: str) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from tuf.api.metadata import Metadata, TargetFile, Targets
 
+from tufrepo.core.artifacts import is_artifact_path
 from tufrepo.core.repository import TufRepository
 from tufrepo.core.store import WorktreeStore
-from tufrepo.core.artifacts import is_artifact_path
 from tufrepo.ops.targets import entry_matches, update_targets
 
 DATA = b"release\n"
