@@ -27,6 +27,7 @@ from tuf.api.metadata import DelegatedRole
 
 from tufrepo.core.repository import TufRepository
 from tufrepo.core.store import WorktreeStore
+from tufrepo.ops import site_page
 from tufrepo.ops.publish import build_site
 
 HOSTILE_PATH = "<script>alert(1)</script>"  # a directory "<script>alert(1)<" and a file "script>"
@@ -143,3 +144,24 @@ def test_a_screenshot_is_a_real_png(site: Path, tmp_path: Path) -> None:
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (1280, 1800)
     assert len(data) > 20_000, "more than a blank page"
+
+
+def test_a_large_repository_lists_the_first_artifacts_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#14: a page of 100,000 rows is downloaded, not read; the metadata lists every one."""
+    builder = RepoBuilder.create(tmp_path / "repo", NOW)
+    for i in range(3):
+        builder.add_target("targets", f"many/a{i}.txt", b"%d\n" % i)
+    builder.write()
+    store = WorktreeStore(builder.top)
+    repo = TufRepository(store, now=NOW)
+    page = site_page.render_status_page(repo, NOW)
+    assert "Artifacts (5)" in page  # README and APP, and three more
+    assert "are listed here" not in page
+    monkeypatch.setattr(site_page, "MAX_ARTIFACT_ROWS", 2)
+    page = site_page.render_status_page(repo, NOW)
+    assert "Artifacts (2+)" in page
+    assert "The first 2 artifacts are listed here" in page
+    table = page[page.index("<table id=artifacts>") :]
+    assert table[: table.index("</table>")].count("<tr><td>") == 2

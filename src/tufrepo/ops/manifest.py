@@ -148,12 +148,7 @@ def read_manifests(files: Store, *, private: bool = True) -> Manifests:
     for entry in sorted(files.walk(MANIFEST_DIR), key=lambda e: e.path):
         name = entry.path[len(MANIFEST_DIR) + 1 :]
         role = name.removesuffix(MANIFEST_SUFFIX)
-        if (
-            entry.kind != "file"
-            or not name.endswith(MANIFEST_SUFFIX)
-            or "/" in name
-            or not layout.is_safe_role_name(role)
-        ):
+        if entry.kind != "file" or not _is_manifest_name(name):
             # Mistake/attack: a file that looks like a manifest but is never read
             # (or a symlink that would read one from outside the repository).
             result.problems.append(
@@ -187,6 +182,15 @@ def read_manifests(files: Store, *, private: bool = True) -> Manifests:
             result.entries.append(item)
         result.problems.extend(problems)
     return result
+
+
+def _is_manifest_name(name: str) -> bool:
+    """``<role>.jsonl`` directly in the manifest directory, for a role name that is safe."""
+    return (
+        name.endswith(MANIFEST_SUFFIX)
+        and "/" not in name
+        and layout.is_safe_role_name(name.removesuffix(MANIFEST_SUFFIX))
+    )
 
 
 # Parsed manifests by content (role, file, sha256 of the bytes): one judgement
@@ -395,42 +399,67 @@ def clashes_with_files(files: Store, file_paths: Iterable[str]) -> list[Manifest
     """Manifest lines whose path is also one of ``file_paths``, exactly or but for case.
 
     :func:`conflicts` for a few changed files beside large manifests that
-    did not change (#14).  A manifest without a backslash (so no JSON escape)
-    is searched as case-folded text for each path as a JSON string, and only
-    the lines found are parsed: folding maps character by character and never
-    makes or removes a newline, so a line listing such a path always
-    contains the needle.  Any other manifest is parsed whole.
+    did not change (#14), found by :func:`_named`.
     """
-    wanted = {p.casefold() for p in file_paths}
-    problems: list[ManifestProblem] = []
+    return [
+        ManifestProblem(
+            manifest, line, "manifest-duplicate", f"{path!r} is also a file under targets/"
+        )
+        for manifest, line, path in _named(files, file_paths)
+    ]
+
+
+def listed_in_manifests(files: Store, paths: Iterable[str]) -> set[str]:
+    """Those of ``paths`` a valid manifest line lists, exactly (found by :func:`_named`)."""
+    wanted = set(paths)
+    return {path for _, _, path in _named(files, wanted) if path in wanted}
+
+
+def _named(files: Store, paths: Iterable[str]) -> list[tuple[str, int, str]]:
+    """(manifest, line, path) of the valid lines whose path is one of ``paths`` but for case.
+
+    Without reading every line of large manifests (#14): a manifest with no
+    backslash (so no JSON escape) is searched as case-folded text for each
+    path as a JSON string, and only the lines found are parsed.  Folding maps
+    character by character and never makes or removes a newline, so a line
+    listing such a path always contains the needle.  Any other manifest is
+    parsed whole.
+    """
+    wanted = {p.casefold() for p in paths}
+    found: list[tuple[str, int, str]] = []
     if not wanted:
-        return problems
+        return found
     for entry in files.walk(MANIFEST_DIR):
-        data = files.read(entry.path) if entry.kind == "file" else None
+        name = entry.path[len(MANIFEST_DIR) + 1 :]
+        role = name.removesuffix(MANIFEST_SUFFIX)
+        if not _is_manifest_name(name) or entry.kind != "file":
+            continue  # never read as a manifest (read_manifests reports it)
+        data = files.read(entry.path)
         if data is None:
             continue
-        role = entry.path[len(MANIFEST_DIR) + 1 :].removesuffix(MANIFEST_SUFFIX)
         text = data.decode("utf-8", errors="replace")
         if "\\" in text:
-            found = [
+            lines = [
                 (e.line, e.path) for e in parse_manifest(role, entry.path, data, private=False)[0]
             ]
         else:
-            found = _lines_naming(data, text.casefold(), wanted)
-        problems += [
-            ManifestProblem(
-                entry.path, line, "manifest-duplicate", f"{path!r} is also a file under targets/"
-            )
-            for line, path in found
-            if path.casefold() in wanted
-        ]
-    return problems
+            lines = _lines_naming(data, text.casefold(), wanted)
+        found += [(entry.path, n, p) for n, p in lines if p.casefold() in wanted]
+    return found
+
+
+_FEW = 16  # paths searched one by one; more are found in one pass of _PATH_KEY
+_PATH_KEY = re.compile(r'"path"\s*:\s*"([^"]*)"')
 
 
 def _lines_naming(data: bytes, folded: str, wanted: set[str]) -> list[tuple[int, str]]:
     """(line number, path) of the lines whose case-folded text holds a wanted path as a JSON string."""
     starts: list[int] = []
-    for path in wanted:
+    if len(wanted) > _FEW:
+        # one pass for many paths: every string after a "path" key (a superset
+        # of the lines' paths: parsing the lines found drops the others)
+        starts = [m.start() for m in _PATH_KEY.finditer(folded) if m.group(1) in wanted]
+    for path in wanted if len(wanted) <= _FEW else ():
         needle = json.dumps(path, ensure_ascii=False)
         start = folded.find(needle)
         while start != -1:
@@ -509,6 +538,7 @@ __all__ = [
     "external_paths",
     "is_manifest_path",
     "line_path",
+    "listed_in_manifests",
     "manifest_path",
     "parse_line",
     "parse_manifest",

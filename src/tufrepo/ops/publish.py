@@ -54,6 +54,7 @@ from tufrepo import __version__, progress
 from tufrepo.checks.history import chain_start
 from tufrepo.client import CLIENT_ERRORS, DirectoryFetcher, new_updater
 from tufrepo.core import layout
+from tufrepo.core.artifacts import is_artifact_path
 from tufrepo.core.constants import (
     METADATA_DIR,
     ROOT,
@@ -63,12 +64,12 @@ from tufrepo.core.constants import (
     TARGETS_DIR,
     TIMESTAMP,
 )
-from tufrepo.core.parsing import canonical_bytes, parse_typed
+from tufrepo.core.parsing import ParseCache, canonical_bytes, parse_typed
 from tufrepo.core.repository import TufRepository
 from tufrepo.core.store import WorktreeStore
 from tufrepo.errors import MetadataError, RejectedError, UsageError
 from tufrepo.ops.anchor import judge_main_state, require_main
-from tufrepo.ops.manifest import external_paths
+from tufrepo.ops.manifest import listed_in_manifests
 from tufrepo.ops.release import check_target_path
 from tufrepo.ops.site_page import SiteLinks, render_redirect, render_status_page
 from tufrepo.ops.targets import entry_matches
@@ -180,9 +181,18 @@ def publish_site(
         anchor = str(out / paths.metadata_path)  # the previous publish output: what clients have
     store = WorktreeStore(git.top)
     head = git.head()
-    repo = TufRepository(store, now=now)
-    verdict = judge_main_state(repo, store, git=git, rev=head, anchor_source=anchor, now=now)
+    parsed = ParseCache()
+    repo = TufRepository(store, now=now, parsed=parsed)
+    verdict = judge_main_state(
+        repo, store, git=git, rev=head, anchor_source=anchor, now=now, parsed=parsed
+    )
     warnings = tuple(str(f) for f in require_main(verdict, "publish"))
+    if verdict.judged_base is not None:
+        # #14: main was judged by what changed since a state judged in full,
+        # which main's snapshot vouches for: roles unchanged since are not
+        # parsed again to be published (their versions are the snapshot's).
+        repo = TufRepository(store, now=now, parsed=parsed, known_good=verdict.judged_base)
+        repo.known_good_judged = repo.versions_from_snapshot = True
     result = build_site(
         repo, store, out, now=now, metadata_path=paths.metadata_path,
         targets_path=str(paths.targets_path), include_targets=include_targets,
@@ -455,12 +465,16 @@ def _stage(
             (meta / name).write_bytes(files.read(entry.path) or b"")
     _copy(files, layout.role_path(TIMESTAMP), meta / "timestamp.json")
     roles: dict[str, int] = {}
+    versions = repo.targets_infos  # #14: from the snapshot for roles unchanged since judged
+    snapshot = repo.read_snapshot()
     for role in [SNAPSHOT, *repo.targets_roles()]:
-        md = repo.read(role)
-        if md is None:
+        info = versions.get(f"{role}.json")
+        version = snapshot.signed.version if role == SNAPSHOT and snapshot else None
+        version = info.version if info is not None else version
+        if version is None:
             raise RejectedError(f"metadata/{role}.json is delegated but missing")
-        roles[role] = md.signed.version
-        _copy(files, layout.role_path(role), meta / f"{md.signed.version}.{role}.json")
+        roles[role] = version
+        _copy(files, layout.role_path(role), meta / f"{version}.{role}.json")
     artifacts = 0
     if include_targets and links.targets_path is not None:
         artifacts = _stage_artifacts(repo, files, site / links.targets_path)
@@ -476,16 +490,24 @@ def _copy(files: Store, path: str, dest: Path) -> None:
 
 def _stage_artifacts(repo: TufRepository, files: Store, dest: Path) -> int:
     count = 0
-    external = external_paths(files)  # manifest artifacts: metadata only, no file here
-    for role in repo.targets_roles():
+    # #14: a role unchanged since the state main was judged against, owning
+    # no file in git, lists only manifest artifacts (metadata only, no file
+    # here) that were checked then: it is not read.
+    prefix = f"{TARGETS_DIR}/"
+    present = {e.path[len(prefix) :] for e in files.walk(TARGETS_DIR)}
+    owning = {repo.owner_of(p) for p in present if is_artifact_path(p)}
+    roles = [r for r in repo.targets_roles() if r in owning or not repo.unchanged_since_judged(r)]
+    for role in roles:
         md = repo.read_targets(role)
-        for target_path, info in (md.signed.targets if md else {}).items():
+        listed = md.signed.targets if md else {}
+        external = listed_in_manifests(files, [p for p in listed if p not in present])
+        for target_path, info in listed.items():
             # Attack: a path or hash value in metadata that would write outside OUT.
             check_target_path(target_path)
             if not all(_HEX.fullmatch(v) for v in info.hashes.values()):
                 raise RejectedError(f"{target_path} has a hash that is not hexadecimal")
             if target_path in external:
-                continue
+                continue  # manifest artifacts: metadata only, no file here
             data = files.read(f"{TARGETS_DIR}/{target_path}")
             # Attack: metadata and artifact disagree; never publish a file clients would reject.
             if data is None:
@@ -556,13 +578,14 @@ def resolved_before(repo: TufRepository, published: Store | None) -> set[str]:
         )
         meta, now_listed = before_snapshot.signed.meta, snapshot.signed.meta
         unchanged = set()
+        versions = repo.targets_infos  # #14: unchanged roles' from the snapshot vouching for them
         for role in repo.targets_roles():
-            md = repo.read_targets(role)
+            info = versions.get(f"{role}.json")
             before = meta.get(f"{role}.json")
             listed = now_listed.get(f"{role}.json")
-            if md is None or before is None or listed is None:
+            if info is None or before is None or listed is None:
                 return set()  # a role added or removed: its delegator changed too
-            if before.version == md.signed.version == listed.version:
+            if before.version == info.version == listed.version:
                 # published before, and what main's snapshot publishes now
                 # (red team: a role file behind its snapshot is resolved again)
                 unchanged.add(role)
@@ -571,7 +594,8 @@ def resolved_before(repo: TufRepository, published: Store | None) -> set[str]:
             if data is None:
                 return set()
             old = parse_typed(data, f"published {role}", Targets).signed
-            if old.version != before.version:
+            md = repo.read_targets(role)
+            if md is None or old.version != before.version:
                 return set()
             new = md.signed.delegations
             if (old.delegations.to_dict() if old.delegations else None) != (
@@ -610,7 +634,6 @@ def _check_with_client(
                 # and hashes were checked when staging, so downloading a sample
                 # checks the hash-prefixed layout without hashing everything twice.
                 downloaded = 0
-                external = external_paths(repo.store)  # served by the artifact store
                 bins = {c.name for _, c in repo.delegations() if c.path_hash_prefixes is not None}
                 for role in repo.targets_roles():
                     if role in resolved:
@@ -621,7 +644,8 @@ def _check_with_client(
                         info = updater.get_targetinfo(target_path)
                         if info is None:
                             raise RejectedError(f"a client cannot find {target_path}")
-                        if downloaded < DOWNLOAD_SAMPLE and target_path not in external:
+                        # manifest artifacts are served by the artifact store, not the site
+                        if downloaded < DOWNLOAD_SAMPLE and _in_site(site, links, info):
                             updater.download_target(info, str(Path(tmp) / "download"))
                             downloaded += 1
         except OSError as e:
@@ -630,6 +654,13 @@ def _check_with_client(
             raise _client_rejects(e) from e
         except CLIENT_ERRORS as e:
             raise _client_rejects(e) from e
+
+
+def _in_site(site: Path, links: SiteLinks, info: TargetFile) -> bool:
+    """True when the staged site holds the artifact under the name clients download."""
+    if links.targets_path is None:
+        return False
+    return (site / links.targets_path / info.get_prefixed_paths()[0]).is_file()
 
 
 def _client_rejects(error: BaseException) -> RejectedError:

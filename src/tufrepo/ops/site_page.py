@@ -173,11 +173,22 @@ def _roles(repo: TufRepository, links: SiteLinks, now: datetime) -> list[_Role]:
     return roles
 
 
-def _artifacts(repo: TufRepository, links: SiteLinks) -> list[_Artifact]:
-    artifacts = []
+# A page for people: past this many rows a table is no longer read, only
+# downloaded (#14: 100,000 artifacts made a 30 MB page).  The metadata lists all.
+MAX_ARTIFACT_ROWS = 1_000
+
+
+def _artifacts(repo: TufRepository, links: SiteLinks) -> tuple[list[_Artifact], bool]:
+    """The artifacts shown, role by role in tree order, and whether there are more.
+
+    Roles past the first :data:`MAX_ARTIFACT_ROWS` rows are not read.
+    """
+    artifacts: list[_Artifact] = []
     for role in repo.targets_roles():
         md = repo.read_targets(role)
         for path, info in sorted(md.signed.targets.items()) if md else []:
+            if len(artifacts) == MAX_ARTIFACT_ROWS:
+                return artifacts, True
             prefixed = info.get_prefixed_paths()
             artifacts.append(
                 _Artifact(
@@ -188,7 +199,7 @@ def _artifacts(repo: TufRepository, links: SiteLinks) -> list[_Artifact]:
                     href=links.artifact(prefixed[0]) if prefixed else None,
                 )
             )
-    return artifacts
+    return artifacts, False
 
 
 # --- rendering ---------------------------------------------------------------------------
@@ -344,6 +355,15 @@ def _details(roles: list[_Role]) -> str:
     return "".join(sections)
 
 
+def _more_note(more: bool) -> str:
+    if not more:
+        return ""
+    return (
+        f"<p>The first {MAX_ARTIFACT_ROWS:,} artifacts are listed here. The targets metadata "
+        "lists every one, and a TUF client finds any of them.</p>\n"
+    )
+
+
 def _artifacts_table(artifacts: list[_Artifact]) -> str:
     rows = []
     for item in artifacts:
@@ -466,7 +486,7 @@ def render_status_page(
     """
     links = links or SiteLinks()
     roles = _roles(repo, links, now)
-    artifacts = _artifacts(repo, links)
+    artifacts, more = _artifacts(repo, links)
     example = artifacts[0].path if artifacts else "PATH/OF/AN/ARTIFACT"
     attention = [r for r in roles if r.state is not VALID]
     if attention:
@@ -494,8 +514,8 @@ def render_status_page(
         f"{_timeline(roles, now)}\n"
         f"<h2 id=details>Keys and delegations</h2>\n{_details(roles)}\n"
         f"<h2 id=verify>Verify and download</h2>\n{_verify(links, example, source_commit)}\n"
-        f"<h2 id=artifacts-heading>Artifacts ({len(artifacts)})</h2>\n"
-        f"{_artifacts_table(artifacts)}\n"
+        f"<h2 id=artifacts-heading>Artifacts ({len(artifacts)}{'+' if more else ''})</h2>\n"
+        f"{_more_note(more)}{_artifacts_table(artifacts)}\n"
         f"<footer>Generated {_e(_time(now))} by tufrepo {_e(__version__)}.</footer>\n"
         f"<script>{_SCRIPT}</script>\n</body>\n</html>\n"
     )
