@@ -312,6 +312,11 @@ def _judge_history(
         known, offline_judged = _by_change(
             git, head, rev, last, judged_offline, now, parsed, pristine
         )
+    if previous is published:
+        # Red team: a published store is a mirror's files, beside stale role
+        # files its snapshot still names; it is the anchor of the rules, never
+        # a state judged in full whose bytes may be taken as judged.
+        head.known_good_judged = False
     findings += judge_main(
         head, files, previous, now=now, known=known, offline_judged=offline_judged
     )
@@ -470,10 +475,18 @@ def vouched_state(git: GitRepo, sha: str, *, now: datetime) -> bool:
 
     A signing event's merge-base with main is usually such a state (an
     online-sign commit); when it is not (an unmerged commit of main, a push
-    without keys, an intermediate commit of a merged event), what did not
-    change since it is judged again (#14 red team).
+    without keys, an intermediate commit of a merged event, files pushed
+    without metadata), what did not change since it is judged again (#14 red
+    team): the state's offline metadata and its targets/ tree must both be
+    the commit's its snapshot names.
     """
-    return _vouched_offline(git, sha, now=now) is not None
+    state = TufRepository(OverlayStore(GitTreeStore(git, sha)), now=now)
+    commit = _vouching_commit(git, state, _offline_metadata(git, sha))
+    # Red team: files pushed to main after the commit online-sign judged
+    # (without metadata) were never judged; the state's files must be its.
+    return commit is not None and git.tree_id(sha, TARGETS_DIR) == git.tree_id(
+        commit, TARGETS_DIR
+    )
 
 
 def _vouched_offline(
