@@ -19,7 +19,9 @@ import pytest
 from conftest import User, World, git, out
 from test_bins import delegate_bins, released, role_json
 from test_manifest import add_manifest, line
+from tuf.api.metadata import Delegations, Metadata, TargetFile, Targets
 
+from tufrepo.core.parsing import parse_header, parse_metadata, serialize
 from tufrepo.core.repository import TufRepository
 from tufrepo.core.store import OverlayStore
 from tufrepo.ops.bins import bin_for, bin_specs
@@ -115,6 +117,12 @@ def test_one_artifact_more_reads_one_bin_through_the_whole_event(
         version = role_json(world, spec.name)["signed"]["version"]
         assert snapshot["meta"][f"{spec.name}.json"]["version"] == version
     assert world.ci_run("verify", "--main").exit_code == 0  # the audit: every bin, every state
+    site = world.root / "site"
+    assert world.ci_run("publish", str(site)).exit_code == 0
+    page = (site / "index.html").read_text()
+    for spec in _specs():  # each bin with its version, most of them read from their header
+        version = snapshot["meta"][f"{spec.name}.json"]["version"]
+        assert f"{version}.{spec.name}.json" in page
 
 
 def test_a_no_op_online_sign_parses_no_bin(world: World, binned: User, parsed: list[str]) -> None:
@@ -301,3 +309,33 @@ def test_unchanged_since_judged_needs_a_judged_known_good(tmp_path: Path) -> Non
 
 def _now() -> datetime:
     return datetime(2026, 1, 1, tzinfo=UTC)
+
+
+# --- a role's header, for the status page --------------------------------------------------
+
+
+def _bin_bytes(**extra: Any) -> bytes:
+    signed = Targets(version=3, expires=_now(), targets={})
+    signed.targets["a/b.bin"] = TargetFile(5, {"sha256": "0" * 64}, "a/b.bin")
+    signed.unrecognized_fields.update(extra)
+    return serialize(Metadata(signed))
+
+
+def test_a_header_is_the_signed_part_without_its_entries() -> None:
+    data = _bin_bytes(**{"x-tuf-on-ci-expiry-period": 30, "x-note": "a note"})
+    header = parse_header(data)
+    full = parse_metadata(data, "metadata/bin.json", "targets").signed.to_dict()
+    assert header is not None
+    assert header.signed.to_dict() == {**full, "targets": {}}
+
+
+def test_a_header_is_not_read_from_other_files() -> None:
+    data = _bin_bytes()
+    assert parse_header(json.dumps(json.loads(data), indent=2).encode()) is None  # other format
+    twice = data.replace(b'\n  "version": 3', b'\n  "version": 3,\n  "version": 4')
+    assert parse_header(twice) is None
+    assert parse_header(_bin_bytes(**{"x-note": 'a "quoted" note'})) is None  # an escape
+    assert parse_header(_bin_bytes(**{"x-list": [1]})) is None  # not a scalar
+    delegating = Targets(version=1, expires=_now())
+    delegating.delegations = Delegations({}, roles={})
+    assert parse_header(serialize(Metadata(delegating))) is None

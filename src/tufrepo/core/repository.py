@@ -58,6 +58,7 @@ from tufrepo.core.parsing import (
     ParseCache,
     canonical_bytes,
     narrow,
+    parse_header,
     parse_metadata,
     role_type,
     serialize,
@@ -250,6 +251,21 @@ class TufRepository(Repository):
             data = self._raw.get(role) if role in self._cache else self.store.read(path)
             self._unchanged[role] = data is not None and data == self.known_good.read(path)
         return self._unchanged[role]
+
+    def read_for_display(self, role: str) -> AnyMetadata | None:
+        """The role's metadata to show, its entries left out when it was judged before.
+
+        A role unchanged since a known good judged in full is read from its
+        header lines (:func:`~tufrepo.core.parsing.parse_header`, #14), and
+        its targets entries are empty; any other role is :meth:`read`.  For
+        pages and summaries only: never judge what this returns.
+        """
+        if role not in self._cache and self.unchanged_since_judged(role):
+            data = self.store.read(layout.role_path(role))
+            header = parse_header(data) if data is not None else None
+            if header is not None:
+                return header
+        return self.read(role)
 
     def open(self, role: str) -> AnyMetadata:
         """A private copy of the role's metadata for editing; new when it does not exist."""

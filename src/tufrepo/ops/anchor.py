@@ -484,9 +484,7 @@ def vouched_state(git: GitRepo, sha: str, *, now: datetime) -> bool:
     commit = _vouching_commit(git, state, _offline_metadata(git, sha))
     # Red team: files pushed to main after the commit online-sign judged
     # (without metadata) were never judged; the state's files must be its.
-    return commit is not None and git.tree_id(sha, TARGETS_DIR) == git.tree_id(
-        commit, TARGETS_DIR
-    )
+    return commit is not None and git.tree_id(sha, TARGETS_DIR) == git.tree_id(commit, TARGETS_DIR)
 
 
 def _vouched_offline(

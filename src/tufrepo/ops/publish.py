@@ -497,10 +497,11 @@ def _stage_artifacts(repo: TufRepository, files: Store, dest: Path) -> int:
     present = {e.path[len(prefix) :] for e in files.walk(TARGETS_DIR)}
     owning = {repo.owner_of(p) for p in present if is_artifact_path(p)}
     roles = [r for r in repo.targets_roles() if r in owning or not repo.unchanged_since_judged(r)]
-    for role in roles:
-        md = repo.read_targets(role)
-        listed = md.signed.targets if md else {}
-        external = listed_in_manifests(files, [p for p in listed if p not in present])
+    listings = {r: md.signed.targets for r in roles if (md := repo.read_targets(r)) is not None}
+    external = listed_in_manifests(
+        files, [p for listed in listings.values() for p in listed if p not in present]
+    )
+    for role, listed in listings.items():
         for target_path, info in listed.items():
             # Attack: a path or hash value in metadata that would write outside OUT.
             check_target_path(target_path)

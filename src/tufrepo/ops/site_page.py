@@ -141,7 +141,7 @@ def _roles(repo: TufRepository, links: SiteLinks, now: datetime) -> list[_Role]:
     root = repo.root_or_none()
     roles = []
     for role in [ROOT, TIMESTAMP, SNAPSHOT, *repo.targets_roles()]:
-        md = repo.read(role)
+        md = repo.read_for_display(role)  # #14: a bin judged before is not parsed
         delegator = repo.delegator(role)
         if md is None or delegator is None:
             continue
