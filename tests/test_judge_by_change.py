@@ -339,3 +339,106 @@ def test_a_header_is_not_read_from_other_files() -> None:
     delegating = Targets(version=1, expires=_now())
     delegating.delegations = Delegations({}, roles={})
     assert parse_header(serialize(Metadata(delegating))) is None
+
+
+# --- one manifest line more ----------------------------------------------------------------
+
+
+def _add_lines(world: World, user: User, event: str, *lines: str) -> None:
+    """Start ``event`` from main with ``lines`` appended to the releases manifest."""
+    git(world.ci, "fetch", "-q")
+    manifest = git(world.ci, "show", f"origin/main:{manifest_path('releases')}") + "\n"
+    user.push_files(
+        event, {manifest_path("releases"): manifest + "".join(f"{x}\n" for x in lines)}
+    )
+
+
+NEW = "releases/ext/new.bin"
+
+
+def test_one_manifest_line_more_reads_one_bin_through_the_whole_event(
+    world: World, binned: User, parsed: list[str]
+) -> None:
+    target = bin_of(NEW)
+    _add_lines(world, binned, "sign/line", line(path=NEW, length=7, hashes={"sha256": "a" * 64}))
+    parsed.clear()
+    result = world.ci_run("--json", "update-targets", "--push", event="sign/line")
+    assert result.exit_code == 0, out(result)
+    assert json.loads(result.stdout.splitlines()[-1])["roles"] == [target]
+    assert _bins_parsed(parsed) == {target}
+    assert role_json(world, target, "sign/line")["signed"]["targets"][NEW]["length"] == 7
+    parsed.clear()
+    code, status = world.status("sign/line")
+    assert code == 3, status["findings"]
+    assert _bins_parsed(parsed) == {target}
+    assert binned.sign("sign/line").exit_code == 0
+    assert world.status("sign/line")[0] == 0
+    world.merge("sign/line")
+    parsed.clear()
+    assert world.ci_run("online-sign", "--push").exit_code == 0
+    assert _bins_parsed(parsed) == {target}
+    assert world.ci_run("verify", "--main").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("new_line", "code"),
+    [
+        (
+            line(path=EXTERNAL[4].upper(), length=1, hashes={"sha256": "b" * 64}),
+            "manifest-duplicate",
+        ),
+        (
+            line(path="releases/app-1.txt", length=1, hashes={"sha256": "b" * 64}),
+            "manifest-duplicate",
+        ),
+        (line(path="other/x.bin", length=1, hashes={"sha256": "b" * 64}), "manifest-role"),
+        (line(path=NEW, length=1, hashes={"sha256": "B" * 64}), "manifest-bad-hash"),
+        ('{"path": "releases/ext/x.bin", "length": 1, "length": 2}', "manifest-malformed"),
+    ],
+    ids=["same-path-but-case", "a-file", "another-roles-path", "bad-hash", "duplicate-key"],
+)
+def test_a_hostile_new_manifest_line_is_refused(
+    world: World, binned: User, new_line: str, code: str
+) -> None:
+    _add_lines(world, binned, "sign/evil", new_line)
+    result = world.ci_run("update-targets", "--push", event="sign/evil")
+    assert result.exit_code == 4
+    assert "invalid artifact manifest" in out(result)
+    status_code, findings = _codes(world, "sign/evil")
+    assert status_code == 4
+    assert any(c == code for c, _ in findings), findings
+
+
+def test_a_changed_or_removed_manifest_line_waits_for_update_targets(
+    world: World, binned: User
+) -> None:
+    git(world.ci, "fetch", "-q")
+    text = git(world.ci, "show", f"origin/main:{manifest_path('releases')}") + "\n"
+    first, second = text.splitlines()[:2]
+    changed = json.dumps({**json.loads(first), "length": 999})
+    edited = text.replace(first, changed).replace(second + "\n", "")
+    binned.push_files("sign/edit", {manifest_path("releases"): edited})
+    code, findings = _codes(world, "sign/edit")
+    assert code == 3
+    assert any(c == "targets-mismatch" and EXTERNAL[0] in m for c, m in findings), findings
+    assert any(c == "targets-mismatch" and EXTERNAL[1] in m for c, m in findings), findings
+    assert world.ci_run("update-targets", "--push", event="sign/edit").exit_code == 0
+    assert binned.sign("sign/edit").exit_code == 0
+    assert world.status("sign/edit")[0] == 0
+    assert (
+        EXTERNAL[1] not in role_json(world, bin_of(EXTERNAL[1]), "sign/edit")["signed"]["targets"]
+    )
+
+
+def test_a_new_lines_custom_fields_are_held_to_the_manifest(world: World, binned: User) -> None:
+    """Attack: update-targets ran, then the bin's entry for the new line got other custom fields."""
+    _add_lines(world, binned, "sign/line", line(path=NEW, length=7, hashes={"sha256": "a" * 64}))
+    assert world.ci_run("update-targets", "--push", event="sign/line").exit_code == 0
+
+    def edit(clone: Path) -> None:
+        _edit_role(clone, bin_of(NEW), lambda s: s["targets"][NEW].update(custom={"evil": 1}))
+
+    _edit_event(binned, "sign/line", edit)
+    code, findings = _codes(world, "sign/line")
+    assert code != 0
+    assert any(c == "targets-mismatch" and "custom fields" in m for c, m in findings), findings

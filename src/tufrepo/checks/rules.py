@@ -24,7 +24,7 @@ from tufrepo.checks.findings import Finding, Severity
 from tufrepo.checks.keys import check_key_set, key_set_of
 from tufrepo.checks.manifest import checked_manifests, manifest_role
 from tufrepo.core import fields, layout
-from tufrepo.core.artifacts import artifact_delta, is_artifact_path
+from tufrepo.core.artifacts import is_artifact_path
 from tufrepo.core.constants import (
     METADATA_DIR,
     ONLINE_ROLES,
@@ -39,7 +39,7 @@ from tufrepo.core.parsing import canonical_bytes
 from tufrepo.errors import MetadataError, RejectedError, UnsupportedKeyError
 from tufrepo.ops.manifest import clashes_with_files
 from tufrepo.ops.release import check_target_path
-from tufrepo.ops.targets import desired_targets, entry_matches, read_files
+from tufrepo.ops.targets import change_since_judged, desired_targets, entry_matches, read_files
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from tufrepo.core.parsing import AnyMetadata
     from tufrepo.core.repository import TufRepository
     from tufrepo.core.store import Store
-    from tufrepo.ops.manifest import ManifestEntry
+    from tufrepo.ops.manifest import LineChanges, ManifestEntry
 
 # Policy bounds for expiry periods (days).  Timestamp is signed by a key CI
 # holds and is what bounds a freeze: a long timestamp expiry turns a stolen
@@ -282,15 +282,15 @@ def tree_rules(
     findings += _delegated_paths(repo)
     findings += bins_rule(repo)
     if files is not None:
-        delta = artifact_delta(repo, files, known)
+        change = change_since_judged(repo, files, known)
         findings += _role_files(repo, files)
         findings += _artifact_files(files)
-        if delta is None:
+        if change is None:
             found, manifest_entries = checked_manifests(repo, files, mismatch)
             findings += found
             findings += _target_entries(repo, files, mismatch, known, manifest_entries)
         else:
-            findings += _changed_entries(repo, files, mismatch, known, delta)
+            findings += _changed_entries(repo, files, mismatch, known, *change)
     return findings
 
 
@@ -468,20 +468,22 @@ def _changed_entries(
     mismatch: Severity,
     known: KnownArtifacts | None,
     delta: ArtifactDelta,
+    lines: LineChanges,
 ) -> list[Finding]:
     """:func:`_target_entries` and the manifests' rules for what changed since known good (#14).
 
-    Known good was judged in full, with the same manifests and delegations:
-    a role outside ``delta.roles`` lists what it listed then, for the same
-    files.  The roles in it are held to known good's entries for unchanged
-    paths and to the files for changed ones.
+    Known good was judged in full, with the same delegations: a role outside
+    ``delta.roles`` lists what it listed then, for the same files and
+    manifest lines.  The roles in it are held to known good's entries for
+    unchanged paths, to the files and the new manifest lines (``lines``,
+    checked as :func:`checked_manifests` checks every line) for changed ones.
     """
     findings = []
     kg_files = known.known_good if known is not None else {}
     actual = read_files(files, delta.paths)
     # Attack: two descriptions of one path (a new file and a manifest line);
     # signers review one, clients get the other.
-    for problem in clashes_with_files(files, actual):
+    for problem in lines.problems + clashes_with_files(files, actual):
         findings.append(Finding(manifest_role(problem.manifest), problem.code, str(problem)))
     for role in delta.roles:
         md = repo.read_targets(role)
@@ -489,9 +491,13 @@ def _changed_entries(
             continue
         listed = md.signed.targets
         wanted = delta.base_entries(repo, role)
-        for path, entry in wanted.items():
-            if path in kg_files:
-                continue
+        external = {p for p in wanted if p not in kg_files}
+        for path, line in lines.added.items():
+            if repo.owner_of(path) == role:
+                wanted[path] = line.target
+                external.add(path)
+        for path in external:
+            entry = wanted[path]
             now = listed.get(path)
             if (
                 now is not None
@@ -499,7 +505,7 @@ def _changed_entries(
                 and now.unrecognized_fields != entry.unrecognized_fields
             ):
                 # Attack: custom fields of a manifest's artifact other than
-                # those the manifest (unchanged since known good) says.
+                # those its manifest says.
                 why = f"{role} lists {path!r} with other custom fields than its manifest"
                 if mismatch is Severity.WAITING:
                     why += " (run update-targets)"

@@ -116,16 +116,21 @@ class ArtifactDelta:
     """What a state changed in artifacts since a known good judged in full (#14).
 
     Attributes:
-        paths: artifact paths whose file was added, changed or removed.
+        paths: artifact paths whose file (or manifest line) was added,
+            changed or removed.
         roles: the targets roles to judge (or rebuild) entry by entry, in
             tree order: every role whose file changed, and the owner of every
             changed path.  Every other role is byte-identical to known good's,
-            under the same delegations, and owns only unchanged files: what
-            known good's judgement found of it still holds.
+            under the same delegations, and owns only unchanged files and
+            manifest lines: what known good's judgement found of it still holds.
+        manifests: manifests that changed (target paths under ``.manifests/``):
+            their changed lines are in ``paths`` only once a caller has read
+            them (``ops.targets.change_since_judged``).
     """
 
     paths: frozenset[str]
     roles: list[str]
+    manifests: frozenset[str] = frozenset()
 
     def base_entries(self, repo: TufRepository, role: str) -> dict[str, TargetFile]:
         """Known good's entries of ``role`` for the paths it owns, less the changed paths.
@@ -149,12 +154,11 @@ def artifact_delta(
 ) -> ArtifactDelta | None:
     """The artifacts and roles a state changed since its known good, or None: judge everything.
 
-    None unless known good was judged in full (``repo.known_good_judged``),
-    no manifest changed (its lines are checked against the whole tree), and
-    every targets role keeps known good's delegations (ownership of every
+    None unless known good was judged in full (``repo.known_good_judged``)
+    and every targets role keeps known good's delegations (ownership of every
     path is then known good's).  A file counts as unchanged only when
     ``known`` shows its blob is known good's; every other file under
-    targets/ is a change.
+    targets/ is a change.  Changed manifests are named, not read.
     """
     if known is None or not repo.known_good_judged or repo.known_good is None:
         return None
@@ -170,18 +174,23 @@ def artifact_delta(
                 return None  # a symlink or special file: refused by the whole judgement
             changed.add(path)
     changed.update(p for p in known.known_good if p not in present)
-    if any(p.startswith(f"{MANIFEST_DIRNAME}/") for p in changed):
-        return None  # a manifest line may clash with any path: judged whole
+    manifests = frozenset(p for p in changed if p.startswith(f"{MANIFEST_DIRNAME}/"))
     for role in repo.targets_roles():
         if repo.unchanged_since_judged(role):
             continue
         md, kg = repo.read_targets(role), repo.read_known_good_targets(role)
         if md is None or kg is None or _delegations(md) != _delegations(kg):
             return None  # a new, removed or re-delegating role moves paths between roles
-    paths = frozenset(p for p in changed if is_artifact_path(p))
+    return with_paths(repo, frozenset(p for p in changed if is_artifact_path(p)), manifests)
+
+
+def with_paths(
+    repo: TufRepository, paths: frozenset[str], manifests: frozenset[str] = frozenset()
+) -> ArtifactDelta:
+    """The delta of ``paths``: their owners and every changed role are judged."""
     owners = {repo.owner_of(p) for p in paths}
     roles = [r for r in repo.targets_roles() if r in owners or not repo.unchanged_since_judged(r)]
-    return ArtifactDelta(paths, roles)
+    return ArtifactDelta(paths, roles, manifests)
 
 
 def _delegations(md: Metadata[Targets]) -> dict[str, Any] | None:
@@ -196,4 +205,5 @@ __all__ = [
     "artifact_delta",
     "is_artifact_path",
     "known_entries",
+    "with_paths",
 ]

@@ -478,6 +478,131 @@ def _lines_naming(data: bytes, folded: str, wanted: set[str]) -> list[tuple[int,
     return found
 
 
+@dataclass(frozen=True)
+class LineChanges:
+    """What changed manifests changed, line by line, since a known good judged in full.
+
+    Attributes:
+        added: target path -> the entry of each valid line that is new.
+        removed: target paths of the lines that are gone.
+        problems: why new lines are refused (the codes :func:`read_manifests`
+            and :func:`conflicts` give).
+    """
+
+    added: dict[str, ManifestEntry] = field(default_factory=dict)
+    removed: set[str] = field(default_factory=set)
+    problems: list[ManifestProblem] = field(default_factory=list)
+
+    @property
+    def paths(self) -> frozenset[str]:
+        """Every target path a changed line names."""
+        return frozenset(self.added) | frozenset(self.removed)
+
+
+def line_changes(
+    files: Store,
+    known_good: Store,
+    manifests: Iterable[str],
+    *,
+    file_paths: Iterable[str],
+    owner: Callable[[str], str],
+    is_bin_of: Callable[[str, str], bool],
+) -> LineChanges | None:
+    """The lines ``manifests`` (repository paths) added and removed since ``known_good``.
+
+    #14: a release pipeline adds one line to a manifest of a million; only
+    the new lines are parsed and checked, each as :func:`read_manifests` and
+    :func:`conflicts` would: valid, its path listed once in every manifest
+    (searched by :func:`_named`), not a file under targets/ (``file_paths``),
+    and owned by the manifest's role or one of its bins.  Known good's lines
+    were checked when it was judged in full.  None when this cannot be
+    decided line by line (a manifest new, removed or renamed, too large, or
+    holding one line twice): then every manifest is read.
+    """
+    changes = LineChanges()
+    for path in sorted(manifests):
+        name = path[len(MANIFEST_DIR) + 1 :]
+        before, now = known_good.read(path), files.read(path)
+        if not _is_manifest_name(name) or before is None or now is None:
+            return None
+        if len(now) > MAX_MANIFEST_BYTES:
+            return None
+        old_lines, new_lines = _lines(before), _lines(now)
+        if len(set(new_lines)) != len(new_lines):
+            return None  # a line twice: read_manifests names both
+        kept = set(old_lines)
+        role = name.removesuffix(MANIFEST_SUFFIX)
+        for number, raw in enumerate(new_lines, start=1):
+            if raw in kept:
+                continue
+            try:
+                target = parse_line(raw)
+            except _LineError as e:
+                changes.problems.append(ManifestProblem(path, number, e.code, str(e)))
+                continue
+            if target.path in changes.added:
+                return None
+            changes.added[target.path] = ManifestEntry(role, path, number, target)
+        now_set = set(new_lines)
+        for raw in old_lines:
+            if raw not in now_set and (listed := line_path(raw)) is not None:
+                changes.removed.add(listed)
+    changes.problems.extend(_added_conflicts(files, changes.added, file_paths, owner, is_bin_of))
+    return changes
+
+
+def _lines(data: bytes) -> list[bytes]:
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()  # the final newline
+    return lines
+
+
+def _added_conflicts(
+    files: Store,
+    added: dict[str, ManifestEntry],
+    file_paths: Iterable[str],
+    owner: Callable[[str], str],
+    is_bin_of: Callable[[str, str], bool],
+) -> list[ManifestProblem]:
+    """:func:`read_manifests`' duplicates and :func:`conflicts` for the new lines only."""
+    problems = []
+    naming: dict[str, list[tuple[str, int]]] = {}
+    for manifest, line, path in _named(files, added):
+        naming.setdefault(path.casefold(), []).append((manifest, line))
+    folded_files = {p.casefold() for p in file_paths}
+    for path, entry in added.items():
+        others = [w for w in naming.get(path.casefold(), []) if w != (entry.manifest, entry.line)]
+        if others:
+            # Attack: one path listed twice with different hashes.
+            where = ", ".join(f"{m}:{n}" for m, n in others)
+            problems.append(
+                ManifestProblem(
+                    entry.manifest, entry.line, "manifest-duplicate",
+                    f"{path!r} is listed more than once (also as {where})",
+                )
+            )  # fmt: skip
+            continue
+        if path.casefold() in folded_files:
+            problems.append(
+                ManifestProblem(
+                    entry.manifest, entry.line, "manifest-duplicate",
+                    f"{path!r} is also a file under targets/",
+                )
+            )  # fmt: skip
+            continue
+        role = owner(path)
+        if role != entry.role and not is_bin_of(role, entry.role):
+            # Attack: a manifest adding artifacts under another role's paths.
+            problems.append(
+                ManifestProblem(
+                    entry.manifest, entry.line, "manifest-role",
+                    f"{path!r} belongs to {role}, not to {entry.role}",
+                )
+            )  # fmt: skip
+    return problems
+
+
 def place_manifest_entries(
     wanted: dict[str, dict[str, TargetFile]],
     entries: Iterable[ManifestEntry],
@@ -529,6 +654,7 @@ def conflicts(
 
 __all__ = [
     "MANIFEST_DIR",
+    "LineChanges",
     "ManifestEntry",
     "ManifestProblem",
     "Manifests",
@@ -537,6 +663,7 @@ __all__ = [
     "conflicts",
     "external_paths",
     "is_manifest_path",
+    "line_changes",
     "line_path",
     "listed_in_manifests",
     "manifest_path",

@@ -24,16 +24,18 @@ from typing import TYPE_CHECKING
 from tuf.api.metadata import TargetFile
 
 from tufrepo import progress
-from tufrepo.core.artifacts import artifact_delta, is_artifact_path
+from tufrepo.core.artifacts import artifact_delta, is_artifact_path, with_paths
 from tufrepo.core.constants import TARGETS, TARGETS_DIR
 from tufrepo.core.sizes import require_within_budget
 from tufrepo.errors import RejectedError
 from tufrepo.ops.bins import is_bin_of
 from tufrepo.ops.manifest import (
+    LineChanges,
     Manifests,
     add_manifest_artifacts,
     clashes_with_files,
     external_paths,
+    line_changes,
     place_manifest_entries,
 )
 
@@ -166,6 +168,36 @@ def desired_targets(
     return wanted
 
 
+def change_since_judged(
+    repo: TufRepository, files: Store, known: KnownArtifacts | None
+) -> tuple[ArtifactDelta, LineChanges] | None:
+    """What changed since a known good judged in full, files and manifest lines; None: judge all.
+
+    :func:`tufrepo.core.artifacts.artifact_delta`, with the changed lines of
+    changed manifests read (:func:`tufrepo.ops.manifest.line_changes`): their
+    paths are changed paths too, owned and judged like files.
+    """
+    delta = artifact_delta(repo, files, known)
+    if delta is None or not delta.manifests:
+        return None if delta is None else (delta, LineChanges())
+    prefix = f"{TARGETS_DIR}/"
+    lines = line_changes(
+        files,
+        repo.known_good or files,
+        [f"{prefix}{m}" for m in delta.manifests],
+        file_paths=[
+            e.path[len(prefix) :]
+            for e in files.walk(TARGETS_DIR)
+            if is_artifact_path(e.path[len(prefix) :])
+        ],
+        owner=lambda p: owner_of(repo, p),
+        is_bin_of=lambda r, p: is_bin_of(repo, r, p),
+    )
+    if lines is None:
+        return None
+    return with_paths(repo, delta.paths | lines.paths, delta.manifests), lines
+
+
 def update_targets(
     repo: TufRepository, files: Store, known: KnownArtifacts | None = None
 ) -> list[str]:
@@ -178,9 +210,9 @@ def update_targets(
     good was judged in full, only the roles owning a changed file are
     rebuilt (:func:`tufrepo.core.artifacts.artifact_delta`).
     """
-    delta = artifact_delta(repo, files, known)
-    if delta is not None:
-        return _update_changed(repo, files, known, delta)
+    change = change_since_judged(repo, files, known)
+    if change is not None:
+        return _update_changed(repo, files, known, *change)
     changed = []
     external = external_paths(files)  # manifest entries are taken as written
     for role, entries in desired_targets(repo, files, known).items():
@@ -190,16 +222,24 @@ def update_targets(
 
 
 def _update_changed(
-    repo: TufRepository, files: Store, known: KnownArtifacts | None, delta: ArtifactDelta
+    repo: TufRepository,
+    files: Store,
+    known: KnownArtifacts | None,
+    delta: ArtifactDelta,
+    lines: LineChanges,
 ) -> list[str]:
     """:func:`update_targets` for the roles a change since a judged known good touches (#14)."""
     kg_files = known.known_good if known is not None else {}
     actual = read_files(files, delta.paths)
-    Manifests([], clashes_with_files(files, actual)).require_valid()
+    Manifests([], lines.problems + clashes_with_files(files, actual)).require_valid()
     changed = []
     for role in delta.roles:
         entries = delta.base_entries(repo, role)
         external = {p for p in entries if p not in kg_files}  # a manifest's line, as written
+        for path, line in lines.added.items():
+            if owner_of(repo, path) == role:
+                entries[path] = line.target
+                external.add(path)
         entries.update((p, t) for p, t in actual.items() if owner_of(repo, p) == role)
         if _rewrite(repo, files, role, entries, external):
             changed.append(role)
