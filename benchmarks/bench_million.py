@@ -21,7 +21,9 @@ wrapper process, as bench.py does).  Then:
   and a ratio table is printed;
 * then one artifact more goes through a whole event (``+1:`` rows: update-targets,
   status, repo-sign, online-sign, a no-op online-sign, publish over the last
-  output), whose cost should not grow with N (compare a run with ``--n 1000``).
+  output), and one manifest line more (``+1 line:`` rows, a release
+  pipeline's artifact), whose cost should not grow with N (compare a run
+  with ``--n 1000``).
 
     .venv/bin/python benchmarks/bench_million.py [--n 1000000] [--work DIR] [--bins auto|N]
 
@@ -301,6 +303,42 @@ class Million:
             self.work,
         )
 
+    def incremental_line(self) -> None:
+        """One manifest line more (a release pipeline's artifact) through a whole event."""
+        self.git("alice", "fetch", "-q")
+        runs = self.git("alice", "branch", "-r", "--list", "origin/sign/one-line*").split()
+        event = f"sign/one-line-{len(runs) + 1}"
+        self.git("alice", "switch", "-q", "-C", event, "origin/main")
+        manifest = self.work / "alice" / "targets" / ".manifests" / f"{ROLE}.jsonl"
+        data = f"{event} artifact\n".encode()
+        with manifest.open("a") as out:
+            out.write(
+                f'{{"path": "{ROLE}/{event.removeprefix("sign/")}.bin", "length": {len(data)}, '
+                f'"hashes": {{"sha256": "{hashlib.sha256(data).hexdigest()}"}}}}\n'
+            )
+        self.git("alice", "commit", "-q", "-am", "One manifest line more")
+        self.git("alice", "push", "-q", "origin", event)
+        self.git("ci", "fetch", "-q")
+        self.git("ci", "checkout", "-q", "-B", event, f"origin/{event}")
+        self.step(
+            "+1 line: update-targets --push",
+            self.tufrepo("ci", "update-targets", "--push"),
+            self.work,
+        )
+        self.step(
+            "+1 line: status (waiting: exit 3)", self.tufrepo("ci", "status"), self.work, ok=(3,)
+        )
+        self.step("+1 line: repo-sign --yes", self.repo_sign(event), self.work)
+        self.plain("+1 line: merge (git)", lambda: self.merge(event))
+        self.step(
+            "+1 line: online-sign --push", self.tufrepo("ci", "online-sign", "--push"), self.work
+        )
+        self.step(
+            "+1 line: publish (over the last output)",
+            self.tufrepo("ci", "publish", str(self.site)),
+            self.work,
+        )
+
     # --- 2. sizes ------------------------------------------------------------------------
 
     def check_sizes(self) -> bool:
@@ -487,6 +525,7 @@ def main() -> None:
     bench = Million(args.work.resolve(), args.n, args.bins, args.bin_dir)
     if args.incremental_only:
         bench.incremental()
+        bench.incremental_line()
         bench.report()
         return
     start = time.perf_counter()
@@ -500,6 +539,7 @@ def main() -> None:
     bench.run_baseline()
     if not args.no_incremental:
         bench.incremental()
+        bench.incremental_line()
     bench.report()
     print(f"whole run: {time.perf_counter() - start:.0f} s")
     if not (sizes_ok and clients_ok):

@@ -329,13 +329,18 @@ def test_a_header_is_the_signed_part_without_its_entries() -> None:
     assert header.signed.to_dict() == {**full, "targets": {}}
 
 
-def test_a_header_is_not_read_from_other_files() -> None:
+def test_a_header_reads_the_json_as_parsing_does() -> None:
+    """Red team: the page showed decoy lines of a re-laid-out bin; now it reads the JSON."""
     data = _bin_bytes()
-    assert parse_header(json.dumps(json.loads(data), indent=2).encode()) is None  # other format
-    twice = data.replace(b'\n  "version": 3', b'\n  "version": 3,\n  "version": 4')
-    assert parse_header(twice) is None
-    assert parse_header(_bin_bytes(**{"x-note": 'a "quoted" note'})) is None  # an escape
-    assert parse_header(_bin_bytes(**{"x-list": [1]})) is None  # not a scalar
+    indented = json.dumps(json.loads(data), indent=2).encode()
+    header = parse_header(indented)
+    assert header is not None
+    assert header.signed.version == 3
+    decoy = data.replace(b'\n  "version": 3', b'\n  "version": 999,\n  "version":3')
+    assert decoy != data
+    header = parse_header(decoy)
+    assert header is not None
+    assert header.signed.version == parse_metadata(decoy, "bin", "targets").signed.version == 3
     delegating = Targets(version=1, expires=_now())
     delegating.delegations = Delegations({}, roles={})
     assert parse_header(serialize(Metadata(delegating))) is None
@@ -442,3 +447,18 @@ def test_a_new_lines_custom_fields_are_held_to_the_manifest(world: World, binned
     code, findings = _codes(world, "sign/line")
     assert code != 0
     assert any(c == "targets-mismatch" and "custom fields" in m for c, m in findings), findings
+
+
+def test_an_artifact_moved_out_of_git_needs_its_roles_signers(world: World, binned: User) -> None:
+    """Attack: a signed file deleted from git and listed, as it was, in the unchanged manifest."""
+    victim = "releases/app-3.txt"
+    entry = role_json(world, bin_of(victim))["signed"]["targets"][victim]
+    moved = line(path=victim, length=entry["length"], hashes=entry["hashes"])
+    git(world.ci, "fetch", "-q")
+    text = git(world.ci, "show", f"origin/main:{manifest_path('releases')}") + "\n"
+    binned.push_files(
+        "sign/move", {f"targets/{victim}": None, manifest_path("releases"): text + moved + "\n"}
+    )
+    code, findings = _codes(world, "sign/move")
+    assert code == 4
+    assert any(c == "artifact-moved" and victim in m for c, m in findings), findings

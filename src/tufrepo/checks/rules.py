@@ -22,7 +22,7 @@ from tuf.api.metadata import Root, Targets
 from tufrepo.checks.bins import bins_rule
 from tufrepo.checks.findings import Finding, Severity
 from tufrepo.checks.keys import check_key_set, key_set_of
-from tufrepo.checks.manifest import checked_manifests, manifest_role
+from tufrepo.checks.manifest import checked_manifests, manifest_role, moved_out_of_git
 from tufrepo.core import fields, layout
 from tufrepo.core.artifacts import is_artifact_path
 from tufrepo.core.constants import (
@@ -286,7 +286,7 @@ def tree_rules(
         findings += _role_files(repo, files)
         findings += _artifact_files(files)
         if change is None:
-            found, manifest_entries = checked_manifests(repo, files, mismatch)
+            found, manifest_entries = checked_manifests(repo, files, mismatch, known)
             findings += found
             findings += _target_entries(repo, files, mismatch, known, manifest_entries)
         else:
@@ -496,6 +496,8 @@ def _changed_entries(
             if repo.owner_of(path) == role:
                 wanted[path] = line.target
                 external.add(path)
+                if path in kg_files:
+                    findings += moved_out_of_git(repo, role, path, line.manifest)
         for path in external:
             entry = wanted[path]
             now = listed.get(path)

@@ -203,37 +203,21 @@ def parse_metadata(data: bytes, path: str, expected_type: str) -> AnyMetadata:
     return md
 
 
-# A scalar field of ``signed`` as serialize() writes it: a line of its own,
-# indented by exactly two spaces (indent 1, depth 2).
-_KEY_LINE = re.compile(rb'^  "[^\n]*": ', re.MULTILINE)
-_HEADER_LINE = re.compile(
-    rb'^  "([^"\\]+)": ("[^"\\]*"|-?[0-9]+|true|false|null),?$', re.MULTILINE
-)
-
-
 def parse_header(data: bytes) -> Metadata[Targets] | None:
-    """A targets role's ``signed`` without its entries, from bytes :func:`serialize` wrote.
+    """A targets role's ``signed`` without its entries, for roles parsed and judged before.
 
-    For showing roles whose bytes were parsed and judged in full before
-    (#14: the status page of a million artifacts does not parse every hash
-    bin to show its version and expiry).  Read from the lines of ``signed``'s
-    scalar fields; None unless each of them is there exactly once and the
-    role has no delegations (then parse the whole file).  Never for judging.
+    For showing roles judged in full before (#14: the status page of a
+    million artifacts does not build every hash bin's entries to show its
+    version and expiry).  The JSON is read as :func:`parse_metadata` reads it
+    (a key given twice counts once, last), but the entries are dropped
+    unbuilt and unchecked.  None for anything but a targets role without
+    delegations (then parse the whole file).  Never for judging.
     """
-    fields: dict[str, Any] = {}
-    if len(_KEY_LINE.findall(data)) != len(_HEADER_LINE.findall(data)) + 1:
-        return None  # a field other than the entries that is not a plain scalar
-    for match in _HEADER_LINE.finditer(data):
-        key = match.group(1).decode()
-        if key in fields:
-            return None
-        fields[key] = json.loads(match.group(2))
-    if fields.get("_type") != TARGETS or not {"expires", "version", "spec_version"} <= set(fields):
-        return None
-    if data.count(b'\n  "delegations": ') or data.count(b'\n  "targets": {') != 1:
-        return None
     try:
-        return Metadata(Targets.from_dict({**fields, "targets": {}}))
+        signed = json.loads(data)["signed"]
+        if signed.get("_type") != TARGETS or signed.get("delegations") is not None:
+            return None
+        return Metadata(Targets.from_dict({**signed, "targets": {}}))
     except Exception:  # noqa: BLE001 - any surprise: parse the whole file
         return None
 
