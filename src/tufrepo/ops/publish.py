@@ -41,6 +41,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +76,7 @@ from tufrepo.ops.site_page import SiteLinks, render_redirect, render_status_page
 from tufrepo.ops.targets import entry_matches
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from datetime import datetime
 
     from tufrepo.core.store import Store
@@ -296,8 +297,10 @@ def _foreign_entries(out: Path) -> list[str] | None:
     written = _marker_files(out)
     if written is None:
         return sorted(path for path, _ in found if "/" not in path) or ["(unreadable)"]
-    known_dirs = {str(Path(p).parent) for p in written} | {"."}
-    known_dirs |= {str(parent) for p in written for parent in Path(p).parents}
+    known_dirs = {"."}
+    for p in written:
+        parts = p.split("/")
+        known_dirs.update("/".join(parts[:i]) for i in range(1, len(parts)))
     foreign = []
     for path, is_dir in found:
         if is_dir and path not in known_dirs:
@@ -310,12 +313,12 @@ def _foreign_entries(out: Path) -> list[str] | None:
 def _walk(top: Path) -> Iterator[tuple[str, bool]]:
     """(relative path, is a real directory) of everything below ``top``; never follows links."""
     for directory, dirs, files in os.walk(top):
-        base = Path(directory).relative_to(top)
+        base = Path(directory).relative_to(top).as_posix()
+        prefix = "" if base == "." else f"{base}/"
         for name in dirs:
-            path = Path(directory) / name
-            yield (base / name).as_posix(), not path.is_symlink()
+            yield f"{prefix}{name}", not (Path(directory) / name).is_symlink()
         for name in files:
-            yield (base / name).as_posix(), False
+            yield f"{prefix}{name}", False
 
 
 def _marker_files(out: Path) -> set[str] | None:
@@ -333,25 +336,45 @@ def _marker_files(out: Path) -> set[str] | None:
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
         return None
     # Only regular files count as written: a symlink in its place was not.
-    return {f for f in files if _written_file_inside(out, f)}
+    directories: dict[str, bool] = {}  # each directory checked once (#14: 40,000 files)
+    return {f for f in files if _written_file_inside(out, f, directories)}
 
 
-def _written_file_inside(out: Path, listed: str) -> bool:
+def _written_file_inside(
+    out: Path, listed: str, directories: dict[str, bool] | None = None
+) -> bool:
     """Whether a marker entry names a regular file inside ``out``, reached without links.
 
     Attack: a marker planted in OUT (a reused or restored directory) listing
     ``../x``, an absolute path, or a path through a symlinked directory would
-    make publish delete files it never wrote, outside OUT.
+    make publish delete files it never wrote, outside OUT.  Every step below
+    ``out`` is a real directory (not a link) and the last a regular file, so
+    the path stays inside ``out``.
+
+    Args:
+        out: the site directory.
+        listed: the marker's entry.
+        directories: what was found of the directories checked before.
     """
     parts = listed.split("/")
     if not listed or "\\" in listed or any(part in ("", ".", "..") for part in parts):
         return False
-    path = out
-    for part in parts:
-        path = path / part
-        if path.is_symlink():
+    known = {} if directories is None else directories
+    for depth in range(1, len(parts)):
+        step = "/".join(parts[:depth])
+        if step not in known:
+            known[step] = _is_real(out / step, stat.S_ISDIR)
+        if not known[step]:
             return False
-    return path.is_file() and path.resolve().is_relative_to(out.resolve())
+    return _is_real(out / listed, stat.S_ISREG)
+
+
+def _is_real(path: Path, kind: Callable[[int], bool]) -> bool:
+    """True when ``path`` itself (not a link's target) is of ``kind``."""
+    try:
+        return kind(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def build_site(
