@@ -187,6 +187,15 @@ class World:
         result = self.ci_run("--json", "status", event=event)
         return result.exit_code, json.loads(result.stdout.splitlines()[0])
 
+    def attacker(self) -> Path:
+        """A clone of main, up to date, for someone with push rights on main and no keys."""
+        path = self.root / "attacker"
+        if not path.exists():
+            git(self.root, "clone", "-q", str(self.origin), str(path))
+        git(path, "fetch", "-q", "origin")
+        git(path, "checkout", "-q", "-B", "main", "origin/main")
+        return path
+
     def merge(self, event: str) -> None:
         """A maintainer merges the event's pull request into main."""
         git(self.ci, "fetch", "-q", "--prune", "origin")

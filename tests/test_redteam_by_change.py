@@ -38,15 +38,6 @@ def judge(world: World, checkout: Path, *, by_change: bool = True) -> list[Findi
     return judge_main(world, checkout, by_change=by_change)[0]
 
 
-def attacker(world: World) -> Path:
-    path = world.root / "attacker"
-    if not path.exists():
-        git(world.root, "clone", "-q", str(world.origin), str(path))
-    git(path, "fetch", "-q", "origin")
-    git(path, "checkout", "-q", "-B", "main", "origin/main")
-    return path
-
-
 def push(path: Path, message: str) -> str:
     git(path, "add", "-A")
     git(path, "commit", "-q", "--allow-empty", "-m", message)
@@ -91,7 +82,7 @@ def test_conversion_at_the_verified_commit_then_removed_is_judged(
     world = signed
     if path == "known-entries":
         monkeypatch.setattr(anchor, "_as_verified", lambda *a: False)
-    evil = attacker(world)
+    evil = world.attacker()
     (evil / ".gitattributes").write_text(f"targets/r1.txt {attribute}\n")
     push(evil, "Line endings for docs")
     assert world.ci_run("online-sign", "--push").exit_code == 0  # nothing to judge outside
@@ -115,7 +106,7 @@ def test_conversion_at_the_verified_commit_then_removed_is_judged(
     result = run("-C", str(ci1), "publish", str(site), now=world.now)
     assert result.exit_code == 0, out(result)
     # the attacker removes the conversion: the blob is what a checkout writes now
-    evil = attacker(world)
+    evil = world.attacker()
     git(evil, "rm", "-q", ".gitattributes")  # only that file: the blob stays as signed
     git(evil, "commit", "-q", "-m", "Remove line endings")
     git(evil, "push", "-q", "origin", "HEAD:main")
@@ -165,7 +156,7 @@ def test_a_vouched_state_rolling_back_a_judged_state_is_refused(
         monkeypatch.setattr(anchor, "_vouched", lambda *a: False)
     published = git(world.ci, "rev-parse", "origin/main")  # online-signed, targets v1
     release(world, "r1", {"targets/r1.bin": b"one\n"})  # targets v2, not online-signed
-    evil = attacker(world)
+    evil = world.attacker()
     _checkpoint_again(evil, "Tidy")
     git(evil, "checkout", "-q", published, "--", "metadata")
     git(evil, "rm", "-q", "targets/r1.bin")
@@ -229,7 +220,7 @@ def test_a_symlink_added_to_metadata_is_judged_as_by_full_judgement(signed: Worl
     tree rules that the full judgement runs over the work tree's metadata/
     (``_role_files``: a role file nobody delegates to) are skipped."""
     world = signed
-    evil = attacker(world)
+    evil = world.attacker()
     (evil / "metadata" / "evil.json").symlink_to("targets.json")
     push(evil, "Alias")
     ci = fresh_clone(world, "ci-symlink")

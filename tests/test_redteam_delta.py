@@ -83,16 +83,6 @@ def _push_edit(user: User, event: str, edit: Callable[[Path], None]) -> None:
     git(clone, "switch", "-q", "main")
 
 
-def _attacker(world: World) -> Path:
-    """A clone of main for someone with push rights on main and no keys."""
-    path = world.root / "attacker"
-    if not path.exists():
-        git(world.root, "clone", "-q", str(world.origin), str(path))
-    git(path, "fetch", "-q", "origin")
-    git(path, "checkout", "-q", "-B", "main", "origin/main")
-    return path
-
-
 def _push_main(path: Path, message: str) -> None:
     git(path, "add", "-A")
     git(path, "commit", "-q", "-m", message)
@@ -230,7 +220,7 @@ def test_a_bin_gaining_delegations_on_an_event_is_refused(world: World) -> None:
 
 def test_a_bin_gaining_delegations_pushed_to_main_is_refused(world: World) -> None:
     _main(world)
-    evil = _attacker(world)
+    evil = world.attacker()
 
     def delegate_further(d: dict[str, Any]) -> None:
         d["signed"]["delegations"] = {"keys": {}, "roles": []}
@@ -243,7 +233,7 @@ def test_a_bin_gaining_delegations_pushed_to_main_is_refused(world: World) -> No
 
 def test_bin_files_swapped_on_main_are_refused(world: World) -> None:
     _main(world)
-    evil = _attacker(world)
+    evil = world.attacker()
     a, b = evil / "metadata" / f"{BINS[0]}.json", evil / "metadata" / f"{BINS[1]}.json"
     ab, bb = a.read_bytes(), b.read_bytes()
     a.write_bytes(bb)
@@ -258,7 +248,7 @@ def test_bin_files_swapped_on_main_are_refused(world: World) -> None:
 
 def test_artifact_bytes_changed_on_main_are_refused(world: World) -> None:
     _main(world)
-    evil = _attacker(world)
+    evil = world.attacker()
     (evil / "targets" / "releases" / "app-3.txt").write_text("evil 3\n")
     _push_main(evil, "swap bytes")
     result = world.ci_run("online-sign", "--push")
@@ -294,7 +284,7 @@ def _unlisted_file_on_main(world: World) -> str:
     is "vouched" (vouched_state compares offline metadata only), though its
     targets/ tree is not the verified commit's.  Main refuses it.
     """
-    evil = _attacker(world)
+    evil = world.attacker()
     (evil / "targets" / "releases" / "unlisted.txt").write_text("nobody signed me\n")
     _push_main(evil, "add an artifact without metadata")
     result = world.ci_run("online-sign", "--push")
@@ -354,7 +344,7 @@ def test_a_replayed_older_snapshot_on_main_is_refused(world: World) -> None:
     assert alice.sign("sign/r2").exit_code == 0
     world.merge("sign/r2")
     assert world.ci_run("online-sign", "--push").exit_code == 0
-    evil = _attacker(world)
+    evil = world.attacker()
     (evil / "metadata" / "snapshot.json").write_bytes(old)
     _push_main(evil, "an older snapshot")
     world.tick(1.5)
@@ -458,7 +448,7 @@ def test_an_unsigned_bin_under_a_mirrored_stale_entry_is_refused(
 ) -> None:
     """Push to main (no keys) + a hostile mirror: a bin listing an artifact nobody signed."""
     site, _alice = _mirror_with_stale_roles(world, tmp_path)
-    evil = _attacker(world)
+    evil = world.attacker()
     path = next(
         f"releases/evil-{i}.txt"
         for i in range(100)

@@ -63,16 +63,6 @@ def _one_more(world: World, alice: User, name: str) -> None:
     assert world.ci_run("online-sign", "--push").exit_code == 0
 
 
-def _attacker(world: World) -> Path:
-    """A clone of main for someone with push rights on main and no keys."""
-    path = world.root / "attacker"
-    if not path.exists():
-        git(world.root, "clone", "-q", str(world.origin), str(path))
-    git(path, "fetch", "-q", "origin")
-    git(path, "checkout", "-q", "-B", "main", "origin/main")
-    return path
-
-
 def _publish(world: World, site: Path) -> None:
     git(world.ci, "fetch", "-q", "origin")
     git(world.ci, "checkout", "-q", "-B", "main", "origin/main")
@@ -113,7 +103,7 @@ def test_status_page_shows_the_version_and_expiry_a_bin_really_has(world: World)
     site = world.root / "site"
     _publish(world, site)  # the site earlier publishes wrote (the anchor next time)
     victim = _fileless_bins()[0]
-    evil = _attacker(world)
+    evil = world.attacker()
     path = evil / "metadata" / f"{victim}.json"
     data = path.read_bytes()
     real = json.loads(data)["signed"]
@@ -260,7 +250,7 @@ def test_an_artifact_deleted_on_main_is_not_published_as_missing(
     _publish(world, site)
     victim = _lonely_file()
     entry = role_json(world, _bin_of(victim))["signed"]["targets"][victim]
-    evil = _attacker(world)
+    evil = world.attacker()
     (evil / "targets" / victim).unlink()
     if as_manifest_line:
         line = {"path": victim, "length": entry["length"], "hashes": entry["hashes"]}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import World, git, init_repo, out, run
-from test_redteam_by_change import attacker, push
+from test_redteam_by_change import push
 
 from tufrepo.checks import Finding, errors
 from tufrepo.client import DirectoryFetcher, new_updater
@@ -127,7 +127,7 @@ def test_a_role_behind_its_snapshot_is_never_published(
     event(world, "sign/r2", {"targets/releases/b.bin": B})
     world.merge("sign/r2")
     assert world.ci_run("online-sign", "--push").exit_code == 0  # Y: snapshot lists releases v2
-    evil = attacker(world)
+    evil = world.attacker()
     y = git(evil, "rev-parse", "HEAD")
     honest_ts = (evil / "metadata" / "timestamp.json").read_bytes()
     # Z1: the published timestamp again: the latest match becomes the anchor state
@@ -169,7 +169,7 @@ def reset_known_good(world: World, site: Path) -> Path:
     assert world.ci_run("online-sign", "--push").exit_code == 0
     assert publish(world, site) == 0  # P: releases v2 = {a.bin, b.bin}
     published_ts = (site / "metadata" / "timestamp.json").read_bytes()
-    evil = attacker(world)
+    evil = world.attacker()
     reserialised = json.dumps(json.loads(published_ts), indent=4).encode()
     assert reserialised != published_ts
     # Z0: main's tip holds the published timestamp; any other bytes first, so
