@@ -187,6 +187,15 @@ class World:
         result = self.ci_run("--json", "status", event=event)
         return result.exit_code, json.loads(result.stdout.splitlines()[0])
 
+    def land(self, event: str, signer: User) -> None:
+        """The whole honest path of an event: update-targets, signed, ready, merged, online-signed."""
+        assert self.ci_run("update-targets", "--push", event=event).exit_code == 0
+        assert signer.sign(event).exit_code == 0
+        code, status = self.status(event)
+        assert code == 0, status["findings"]
+        self.merge(event)
+        assert self.ci_run("online-sign", "--push").exit_code == 0
+
     def attacker(self) -> Path:
         """A clone of main, up to date, for someone with push rights on main and no keys."""
         path = self.root / "attacker"

@@ -21,10 +21,12 @@ from tufrepo.core import layout
 from tufrepo.core.artifacts import is_artifact_path
 from tufrepo.core.constants import TARGETS_DIR
 from tufrepo.ops.bins import is_bin_of
-from tufrepo.ops.manifest import ManifestEntry, conflicts, read_manifests
+from tufrepo.ops.manifest import ManifestEntry, as_written, conflicts, read_manifests
 from tufrepo.ops.targets import owner_of
 
 if TYPE_CHECKING:
+    from tuf.api.metadata import TargetFile
+
     from tufrepo.core.artifacts import KnownArtifacts
     from tufrepo.core.repository import TufRepository
     from tufrepo.core.store import Store
@@ -76,20 +78,29 @@ def checked_manifests(
             findings += moved_out_of_git(repo, role, entry.path, entry.manifest)
         md = repo.read_targets(role)
         listed = md.signed.targets.get(entry.path) if md is not None else None
-        wanted = entry.target
-        if (
-            listed is not None
-            and (listed.length, listed.hashes) == (wanted.length, wanted.hashes)
-            # to_dict() is length, hashes and these: compared without building it
-            and listed.unrecognized_fields != wanted.unrecognized_fields
-        ):
-            # Attack: custom fields (what clients act on, e.g. a status) other
-            # than the manifest the signers reviewed.
-            problem = f"{role} lists {entry.path!r} with other custom fields than {entry.manifest}"
-            if mismatch is Severity.WAITING:
-                problem += " (run update-targets)"
-            findings.append(Finding(role, "targets-mismatch", problem, mismatch))
+        findings += not_as_written(role, listed, entry.target, entry.manifest, mismatch)
     return findings, None if problems else manifests.entries
+
+
+def not_as_written(
+    role: str, listed: TargetFile | None, line: TargetFile, manifest: str, mismatch: Severity
+) -> list[Finding]:
+    """A manifest artifact's entry that matches the hashes it lists but is not the line exactly.
+
+    Attack: custom fields (what clients act on, e.g. a status) other than
+    the manifest the signers reviewed, or a hash of the line dropped to make
+    room for them.  Other lengths and hashes are the artifact rules' finding.
+    """
+    if listed is None or as_written(listed, line):
+        return []
+    if listed.length != line.length or any(
+        line.hashes.get(algorithm) != digest for algorithm, digest in listed.hashes.items()
+    ):
+        return []  # reported as other length or hashes (checks.rules)
+    problem = f"{role} lists {line.path!r} with other hashes or custom fields than {manifest}"
+    if mismatch is Severity.WAITING:
+        problem += " (run update-targets)"
+    return [Finding(role, "targets-mismatch", problem, mismatch)]
 
 
 def moved_out_of_git(repo: TufRepository, role: str, path: str, manifest: str) -> list[Finding]:
@@ -130,4 +141,4 @@ def manifest_role(manifest: str) -> str:
     return name.removesuffix(".jsonl") if name.endswith(".jsonl") else ""
 
 
-__all__ = ["checked_manifests", "manifest_role", "moved_out_of_git"]
+__all__ = ["checked_manifests", "manifest_role", "moved_out_of_git", "not_as_written"]

@@ -22,7 +22,12 @@ from tuf.api.metadata import Root, Targets
 from tufrepo.checks.bins import bins_rule
 from tufrepo.checks.findings import Finding, Severity
 from tufrepo.checks.keys import check_key_set, key_set_of
-from tufrepo.checks.manifest import checked_manifests, manifest_role, moved_out_of_git
+from tufrepo.checks.manifest import (
+    checked_manifests,
+    manifest_role,
+    moved_out_of_git,
+    not_as_written,
+)
 from tufrepo.core import fields, layout
 from tufrepo.core.artifacts import is_artifact_path
 from tufrepo.core.constants import (
@@ -499,19 +504,8 @@ def _changed_entries(
                 if path in kg_files:
                     findings += moved_out_of_git(repo, role, path, line.manifest)
         for path in external:
-            entry = wanted[path]
-            now = listed.get(path)
-            if (
-                now is not None
-                and (now.length, now.hashes) == (entry.length, entry.hashes)
-                and now.unrecognized_fields != entry.unrecognized_fields
-            ):
-                # Attack: custom fields of a manifest's artifact other than
-                # those its manifest says.
-                why = f"{role} lists {path!r} with other custom fields than its manifest"
-                if mismatch is Severity.WAITING:
-                    why += " (run update-targets)"
-                findings.append(Finding(role, "targets-mismatch", why, mismatch))
+            source = lines.added[path].manifest if path in lines.added else "its manifest"
+            findings += not_as_written(role, listed.get(path), wanted[path], source, mismatch)
         wanted.update((p, t) for p, t in actual.items() if repo.owner_of(p) == role)
         for path in listed:
             try:

@@ -393,10 +393,15 @@ def _by_change(
         else None
     )
     commit = artifacts.verified_commit(git, head, trusted.signed if trusted else None)
+    # Red team: the last state's files must be the commit's too (a state
+    # whose metadata looks online-signed may carry other manifests, which
+    # would become the base of what changed)
     head.known_good_judged = (
         commit is not None
+        and last is not None
         and judged_offline is not None
         and _offline_metadata(git, commit) == judged_offline
+        and git.tree_id(last, TARGETS_DIR) == git.tree_id(commit, TARGETS_DIR)
     )
     if (
         commit is not None

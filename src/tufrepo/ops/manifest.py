@@ -44,6 +44,7 @@ from tuf.api.metadata import TargetFile
 from tufrepo.core import layout
 from tufrepo.core.artifacts import MANIFEST_DIRNAME
 from tufrepo.core.constants import TARGETS_DIR
+from tufrepo.core.parsing import canonical_dict_bytes
 from tufrepo.errors import RejectedError
 
 if TYPE_CHECKING:
@@ -603,6 +604,15 @@ def _added_conflicts(
     return problems
 
 
+def as_written(listed: TargetFile, line: TargetFile) -> bool:
+    """True when ``listed`` is a manifest line's entry exactly: length, hashes and custom fields.
+
+    Compared as canonical JSON (red team: ``1 == True`` in Python, and an
+    entry dropping one of the line's hashes still matched the others).
+    """
+    return canonical_dict_bytes(listed.to_dict()) == canonical_dict_bytes(line.to_dict())
+
+
 def place_manifest_entries(
     wanted: dict[str, dict[str, TargetFile]],
     entries: Iterable[ManifestEntry],
@@ -659,6 +669,7 @@ __all__ = [
     "ManifestProblem",
     "Manifests",
     "add_manifest_artifacts",
+    "as_written",
     "clashes_with_files",
     "conflicts",
     "external_paths",

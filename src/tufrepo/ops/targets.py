@@ -33,6 +33,7 @@ from tufrepo.ops.manifest import (
     LineChanges,
     Manifests,
     add_manifest_artifacts,
+    as_written,
     clashes_with_files,
     external_paths,
     line_changes,
@@ -265,7 +266,7 @@ def _rewrite(
     same = current is not None and len(old) == len(entries)
     for path, entry in list(entries.items()):
         if path in external:
-            same = same and path in old and old[path].to_dict() == entry.to_dict()
+            same = same and path in old and as_written(old[path], entry)
             continue
         if path in old and entry_matches(old[path], entry, _reader(files, path)) is None:
             entries[path] = old[path]  # unchanged: kept as it is (other hashes, fields)
