@@ -70,6 +70,7 @@ def test_a_valid_line_becomes_a_metadata_entry() -> None:
         (line(hashes={"sha256": SHA, "md5": "0" * 32}).encode(), "manifest-bad-hash"),
         (line(hashes=[SHA]).encode(), "manifest-bad-hash"),
         (line(custom=["not", "an", "object"]).encode(), "manifest-bad-custom"),
+        (line(custom={"x": "\ud800"}).encode(), "manifest-bad-custom"),  # a lone surrogate
     ],
 )
 def test_hostile_lines_are_refused_with_a_specific_code(raw: bytes, code: str) -> None:

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tuf.api.metadata import TargetFile
+from tuf.api.serialization import SerializationError
 
 from tufrepo.core import layout
 from tufrepo.core.artifacts import MANIFEST_DIRNAME
@@ -287,6 +288,12 @@ def parse_line(raw: bytes) -> TargetFile:
     if "custom" in value:
         if not isinstance(value["custom"], dict):
             raise _LineError("manifest-bad-custom", "custom must be a JSON object")
+        try:
+            canonical_dict_bytes(value["custom"])
+        except SerializationError:
+            # Mistake/attack: what signers sign must have a canonical form
+            # (a lone surrogate has none: signing would fail after the merge).
+            raise _LineError("manifest-bad-custom", "custom has no canonical JSON form") from None
         extra["custom"] = value["custom"]
     return TargetFile(length, hashes, path, unrecognized_fields=extra)
 
@@ -610,7 +617,10 @@ def as_written(listed: TargetFile, line: TargetFile) -> bool:
     Compared as canonical JSON (red team: ``1 == True`` in Python, and an
     entry dropping one of the line's hashes still matched the others).
     """
-    return canonical_dict_bytes(listed.to_dict()) == canonical_dict_bytes(line.to_dict())
+    try:
+        return canonical_dict_bytes(listed.to_dict()) == canonical_dict_bytes(line.to_dict())
+    except SerializationError:  # no canonical form (a lone surrogate): nothing to compare
+        return False
 
 
 def place_manifest_entries(
