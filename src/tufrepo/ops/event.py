@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from tufrepo.core import fields, layout
 from tufrepo.core.constants import EVENT_STATE_FILE, METADATA_DIR, ONLINE_ROLES, ROOT, TARGETS
 from tufrepo.core.repository import TufRepository, dumps_json, verifies
+from tufrepo.core.store import OverlayStore
 from tufrepo.errors import MetadataError
 
 if TYPE_CHECKING:
@@ -124,6 +125,8 @@ class SigningEvent:
         # judged (carried over a commit that only added signatures, #14)
         self.tree_findings: list[Finding] | None = None
         self.repo = TufRepository(store, now=now, known_good=known_good)
+        # id(store) -> (store, role -> bytes) for stores that do not change (_read_once)
+        self._files: dict[int, tuple[Store, dict[str, bytes]]] = {}
         self.invites = Invites.from_bytes(store.read(EVENT_STATE_FILE))
 
     @property
@@ -144,8 +147,35 @@ class SigningEvent:
             self.store.write(EVENT_STATE_FILE, data)
 
     def _metadata_files(self, store: Store | None) -> dict[str, bytes]:
+        """Role -> its file's bytes in ``store``.
+
+        #14: the known good and an overlay's base do not change while the
+        event lives (a commit makes a new event), so they are read once;
+        repo-sign asks for the changed roles several times.
+        """
         if store is None:
             return {}
+        if isinstance(store, OverlayStore) and store.base is not None:
+            found = dict(self._read_once(store.base))
+            for path, data in store.changes.items():
+                role = layout.role_from_metadata_path(path)
+                if role and data is None:
+                    found.pop(role, None)
+                elif role and data is not None:
+                    found[role] = data
+            return found
+        if store is self.known_good:
+            return self._read_once(store)
+        return self._read_metadata(store)
+
+    def _read_once(self, store: Store) -> dict[str, bytes]:
+        key = id(store)
+        if key not in self._files:
+            self._files[key] = (store, self._read_metadata(store))
+        return self._files[key][1]
+
+    @staticmethod
+    def _read_metadata(store: Store) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
         for entry in store.walk(METADATA_DIR):
             role = layout.role_from_metadata_path(entry.path)
