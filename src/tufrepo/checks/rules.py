@@ -44,7 +44,13 @@ from tufrepo.core.parsing import canonical_bytes
 from tufrepo.errors import MetadataError, RejectedError, UnsupportedKeyError
 from tufrepo.ops.manifest import clashes_with_files
 from tufrepo.ops.release import check_target_path
-from tufrepo.ops.targets import change_since_judged, desired_targets, entry_matches, read_files
+from tufrepo.ops.targets import (
+    change_since_judged,
+    desired_targets,
+    entry_matches,
+    manifest_side,
+    read_files,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -495,16 +501,12 @@ def _changed_entries(
         if md is None:
             continue
         listed = md.signed.targets
-        wanted = delta.base_entries(repo, role)
-        external = {p for p in wanted if p not in kg_files}
-        for path, line in lines.added.items():
-            if repo.owner_of(path) == role:
-                wanted[path] = line.target
-                external.add(path)
-                if path in kg_files:
-                    findings += moved_out_of_git(repo, role, path, line.manifest)
+        wanted, external = manifest_side(repo, role, delta, lines, kg_files)
         for path in external:
-            source = lines.added[path].manifest if path in lines.added else "its manifest"
+            line = lines.added.get(path)
+            if line is not None and path in kg_files:
+                findings += moved_out_of_git(repo, role, path, line.manifest)
+            source = line.manifest if line is not None else "its manifest"
             findings += not_as_written(role, listed.get(path), wanted[path], source, mismatch)
         wanted.update((p, t) for p, t in actual.items() if repo.owner_of(p) == role)
         for path in listed:

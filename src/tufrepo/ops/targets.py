@@ -41,7 +41,7 @@ from tufrepo.ops.manifest import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Mapping
     from collections.abc import Set as AbstractSet
 
     from tufrepo.core.artifacts import ArtifactDelta, KnownArtifacts
@@ -235,16 +235,34 @@ def _update_changed(
     Manifests([], lines.problems + clashes_with_files(files, actual)).require_valid()
     changed = []
     for role in delta.roles:
-        entries = delta.base_entries(repo, role)
-        external = {p for p in entries if p not in kg_files}  # a manifest's line, as written
-        for path, line in lines.added.items():
-            if owner_of(repo, path) == role:
-                entries[path] = line.target
-                external.add(path)
+        entries, external = manifest_side(repo, role, delta, lines, kg_files)
         entries.update((p, t) for p, t in actual.items() if owner_of(repo, p) == role)
         if _rewrite(repo, files, role, entries, external):
             changed.append(role)
     return changed
+
+
+def manifest_side(
+    repo: TufRepository,
+    role: str,
+    delta: ArtifactDelta,
+    lines: LineChanges,
+    kg_files: Mapping[str, str],
+) -> tuple[dict[str, TargetFile], set[str]]:
+    """What ``role`` lists, after a change since a judged known good, but for changed files.
+
+    Known good's entries for its unchanged paths and the new manifest lines
+    it owns; and which of them are manifest lines (taken as written): the
+    paths that were no file in known good's tree (``kg_files``), and the new
+    lines.  The changed files it owns come on top (:func:`read_files`).
+    """
+    entries = delta.base_entries(repo, role)
+    external = {p for p in entries if p not in kg_files}
+    for path, line in lines.added.items():
+        if owner_of(repo, path) == role:
+            entries[path] = line.target
+            external.add(path)
+    return entries, external
 
 
 def _rewrite(
