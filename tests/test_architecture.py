@@ -141,6 +141,27 @@ def test_the_cli_loads_no_signer_backend() -> None:
     assert result.stdout.strip() == "['tufrepo.signers.base']"
 
 
+def test_sigstore_support_loads_with_the_first_sigstore_key() -> None:
+    # #14: the CLI registers Sigstore's key type at start-up; importing the
+    # backend (0.1 s) waits until metadata holds a Sigstore key.
+    code = (
+        "import sys\n"
+        "from securesystemslib.signer import CryptoSigner, Key\n"
+        "from tufrepo.signers import sigstore_lazy\n"
+        "sigstore_lazy.register(None)\n"
+        "key = CryptoSigner.generate_ed25519().public_key\n"
+        "Key.from_dict(key.keyid, key.to_dict())\n"
+        "print('tufrepo.signers.sigstore' in sys.modules)\n"
+        "sigstore = {'keytype': 'sigstore-oidc', 'scheme': 'Fulcio',\n"
+        "            'keyval': {'identity': 'a@example.com', 'issuer': 'https://issuer'}}\n"
+        "print(type(Key.from_dict('ab' * 32, sigstore)).__name__)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "InstanceSigstoreKey"]
+
+
 def _asks_the_user(node: ast.AST) -> str | None:
     """What in ``node`` reads the terminal: stdin, getpass, input() or click."""
     if isinstance(node, ast.Attribute) and node.attr == "stdin":

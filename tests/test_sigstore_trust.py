@@ -49,6 +49,7 @@ from webserver import Served, serve_directory
 
 from tufrepo.core.repository import serialize
 from tufrepo.signers import sigstore as sigstore_backend
+from tufrepo.signers import sigstore_lazy
 
 BOB = "bob@example.com"
 TREE_FILE = "sigstore-trust-config.json"
@@ -393,6 +394,26 @@ def test_a_pinned_trust_config_never_touches_the_network(
     key.verify_signature(signature, payload)
     assert unreachable.connections == 0
     assert caplog.records == []
+
+
+def test_the_instance_chosen_before_sigstore_loads_binds_the_keys_parsed_later(
+    honest: FakeSigstore,
+    signed: tuple[Key, Signature, bytes],
+    unreachable: DeadProxy,
+    instance: None,
+    tmp_path: Path,
+) -> None:
+    # #14: the CLI registers placeholders; Sigstore support loads with the first
+    # Sigstore key parsed, and must still use the instance chosen at start-up
+    # (else a pinned instance's signatures would be checked against production)
+    pinned = honest.write_trust_config(tmp_path / "pinned.json")
+    honest.stop()
+    key, signature, payload = signed
+    sigstore_lazy.register(pinned)
+    parsed = Key.from_dict(key.keyid, key.to_dict())
+    assert type(parsed) is sigstore_backend.InstanceSigstoreKey
+    parsed.verify_signature(signature, payload)
+    assert unreachable.connections == 0
 
 
 class _Logged(SimpleHTTPRequestHandler):

@@ -190,9 +190,10 @@ def cli(
 
 
 def _register_sigstore(trust_config: Path | None) -> None:
-    from tufrepo.signers import sigstore
+    # placeholders: Sigstore support itself loads with the first Sigstore key (#14)
+    from tufrepo.signers import sigstore_lazy
 
-    sigstore.register(trust_config)
+    sigstore_lazy.register(trust_config)
 
 
 def _trust_config(option: Path | None) -> Path | None:

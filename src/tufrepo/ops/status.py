@@ -25,6 +25,7 @@ from tufrepo.core.parsing import canonical_bytes
 from tufrepo.errors import MetadataError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
 
     from tuf.api.metadata import Role, Signed
@@ -191,15 +192,24 @@ class EventStatus:
 
 
 def count_signers(
-    delegator: Root | Targets, role: str, md: AnyMetadata, payload: bytes | None = None
+    delegator: Root | Targets,
+    role: str,
+    md: AnyMetadata,
+    payload: bytes | Callable[[], bytes | None] | None = None,
 ) -> Signers:
     """Who of the delegator's keys for ``role`` validly signed ``md``.
 
-    ``payload`` is ``md``'s canonical bytes when the caller has them already.
+    ``payload`` is ``md``'s canonical bytes, or how the caller gets them;
+    they are computed only when a key of the role has a signature to verify
+    (#14: a role of 10,000 artifacts waiting for its first signature).
     """
-    threshold = delegator.get_delegated_role(role).threshold
-    if payload is None:
-        payload = canonical_bytes(md.signed)
+    delegated = delegator.get_delegated_role(role)
+    threshold = delegated.threshold
+    if not any(md.signatures[k].signature for k in delegated.keyids if k in md.signatures):
+        payload = b""  # nothing is verified: no key of the role has a signature
+    else:
+        given = payload() if callable(payload) else payload
+        payload = given if given is not None else canonical_bytes(md.signed)
     result = delegator.get_verification_result(role, payload, md.signatures)
     signed = sorted(fields.key_label(k) for k in result.signed.values())
     missing = sorted(fields.key_label(k) for k in result.unsigned.values())
@@ -237,12 +247,12 @@ def role_status(event: SigningEvent, role: str, findings: list[Finding]) -> Role
     signers = kg_signers = None
     delegator = repo.delegator(role)
     if role == ROOT and isinstance(md.signed, Root):
-        signers = count_signers(md.signed, ROOT, md, repo.signed_bytes(role))
+        signers = count_signers(md.signed, ROOT, md, lambda: repo.signed_bytes(role))
         kg_root = repo.known_good_root()
         if kg_root is not None:
-            kg_signers = count_signers(kg_root, ROOT, md, repo.signed_bytes(role))
+            kg_signers = count_signers(kg_root, ROOT, md, lambda: repo.signed_bytes(role))
     elif delegator is not None and _delegates(delegator, role):
-        signers = count_signers(delegator, role, md, repo.signed_bytes(role))
+        signers = count_signers(delegator, role, md, lambda: repo.signed_bytes(role))
     root = md.signed if isinstance(md.signed, Root) else repo.root_or_none()
     kg_root_for_periods = (
         kg.signed if kg is not None and isinstance(kg.signed, Root) else repo.known_good_root()
