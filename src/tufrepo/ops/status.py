@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
+    from securesystemslib.signer import Signature
     from tuf.api.metadata import Role, Signed
 
     from tufrepo.core.parsing import AnyMetadata
@@ -205,8 +206,8 @@ def count_signers(
     """
     delegated = delegator.get_delegated_role(role)
     threshold = delegated.threshold
-    if not any(md.signatures[k].signature for k in delegated.keyids if k in md.signatures):
-        payload = b""  # nothing is verified: no key of the role has a signature
+    if not any(_to_verify(md.signatures[k]) for k in delegated.keyids if k in md.signatures):
+        payload = b""  # nothing to verify: every signature of the role's keys is a placeholder
     else:
         given = payload() if callable(payload) else payload
         payload = given if given is not None else canonical_bytes(md.signed)
@@ -224,6 +225,12 @@ def count_signers(
     classic = [k for k in keys if k.keytype != "sigstore-oidc"]
     sigstore_only = len(classic) < threshold <= len(keys)
     return Signers(threshold, signed, missing, invalid, sigstore_only)
+
+
+def _to_verify(signature: Signature) -> bool:
+    # Red team: a Sigstore signature is its bundle (an extra field) and may
+    # leave ``sig`` empty; only an empty ``sig`` with nothing else is a placeholder.
+    return bool(signature.signature or signature.unrecognized_fields)
 
 
 def _delegates(delegator: Root | Targets, role: str) -> bool:

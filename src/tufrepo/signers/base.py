@@ -16,7 +16,7 @@ asking for secrets (the caller's ``SecretsHandler``), prompting.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from securesystemslib.signer import Signer
 
@@ -24,8 +24,20 @@ from tufrepo.errors import SignerUnavailableError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from securesystemslib.signer import Key, SecretsHandler
+
+
+class SigstoreInstance:
+    """The Sigstore instance of this process (None: production), kept here only.
+
+    ``sigstore_lazy.register`` chooses it at start-up; ``sigstore`` reads it
+    for every trust root it uses, so enrolment and signing that import that
+    module directly, before any Sigstore key was parsed, use it too.
+    """
+
+    path: ClassVar[Path | None] = None
 
 
 @dataclass(frozen=True)

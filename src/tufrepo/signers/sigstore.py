@@ -29,7 +29,7 @@ import re
 import urllib.error
 import urllib.request
 from functools import cache
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 from urllib import parse
 
 from securesystemslib.exceptions import UnverifiedSignatureError, VerificationError
@@ -45,7 +45,7 @@ from tuf.ngclient.fetcher import FetcherInterface
 
 from tufrepo import __version__
 from tufrepo.errors import ConfigError, SignerUnavailableError, UsageError
-from tufrepo.signers.base import Backend, signer_from_uri
+from tufrepo.signers.base import Backend, SigstoreInstance, signer_from_uri
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -74,12 +74,6 @@ _GITLAB_REMOTE = re.compile(
 # https://<host>/<project path>//<CI config file>@<ref>.
 _GITLAB_IDENTITY = re.compile(r"^(https://[^/\s]+)/[^\s]+?//[^\s]+@refs/[^\s]+$")
 _logger = logging.getLogger(__name__)
-
-
-class _Instance:
-    """The Sigstore instance in use: None means production."""
-
-    path: ClassVar[Path | None] = None
 
 
 # Seconds to connect, and between received bytes, for one request to Sigstore's
@@ -238,7 +232,7 @@ def _innermost(error: BaseException) -> str:
 
 def trust_config() -> Any:
     """The ClientTrustConfig of the instance in use."""
-    return _trust_config(_Instance.path)
+    return _trust_config(SigstoreInstance.path)
 
 
 class InstanceSigstoreKey(SigstoreKey):
@@ -351,7 +345,7 @@ def register(trust_config_path: Path | None) -> None:
     Call once at start-up, before any metadata is parsed: key classes are
     chosen when metadata is deserialised.
     """
-    _Instance.path = trust_config_path
+    SigstoreInstance.path = trust_config_path
     SIGNER_FOR_URI_SCHEME[SigstoreSigner.SCHEME] = InstanceSigstoreSigner
     KEY_FOR_TYPE_AND_SCHEME[(SigstoreKey.DEFAULT_KEY_TYPE, SigstoreKey.DEFAULT_SCHEME)] = (
         InstanceSigstoreKey

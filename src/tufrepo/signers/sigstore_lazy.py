@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from securesystemslib.signer import KEY_FOR_TYPE_AND_SCHEME, SIGNER_FOR_URI_SCHEME, Key, Signer
 
+from tufrepo.signers.base import SigstoreInstance
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -29,15 +31,9 @@ KEY_SCHEME = "Fulcio"
 URI_SCHEME = "sigstore"
 
 
-class _Chosen:
-    """The instance chosen at start-up (None: production), until the real module loads."""
-
-    path: Path | None = None
-
-
 def register(trust_config_path: Path | None) -> None:
     """Choose the Sigstore instance of this process; load its support on first use."""
-    _Chosen.path = trust_config_path
+    SigstoreInstance.path = trust_config_path
     KEY_FOR_TYPE_AND_SCHEME[(KEY_TYPE, KEY_SCHEME)] = _SigstoreKeyPlaceholder
     SIGNER_FOR_URI_SCHEME[URI_SCHEME] = _SigstoreSignerPlaceholder
 
@@ -45,7 +41,7 @@ def register(trust_config_path: Path | None) -> None:
 def _load() -> None:
     from tufrepo.signers import sigstore  # noqa: PLC0415 - the point of this module
 
-    sigstore.register(_Chosen.path)
+    sigstore.register(SigstoreInstance.path)
 
 
 def _never() -> NoReturn:
