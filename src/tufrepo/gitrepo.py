@@ -52,6 +52,9 @@ _CACHED_BLOB_BYTES = 1024 * 1024
 _CACHED_BLOBS = 4096
 _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0"}  # fail instead of asking for a password
 _NO_REPLACE = {"GIT_NO_REPLACE_OBJECTS": "1"}
+# git commands tufrepo runs that change files in the work tree
+_WORKTREE_WRITERS = frozenset({"checkout", "switch", "merge", "reset", "rm", "restore", "pull"})
+_FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def is_valid_branch_name(name: str) -> bool:
@@ -112,6 +115,8 @@ class GitRepo:
         self._repo.git.update_environment(**_NO_REPLACE)
         self._env = {**self._identity_env(), **_NO_REPLACE}
         self._blob_cache: dict[str, bytes] = {}  # blob sha -> content (small blobs only)
+        self._trees: dict[tuple[str, str], dict[str, str]] = {}  # (commit id, dir) -> listing
+        self._not_converting: set[str] = set()  # paths check-attr found plain (_checkout_converts)
 
     @classmethod
     def discover(cls, path: Path) -> GitRepo:
@@ -220,6 +225,8 @@ class GitRepo:
         return env
 
     def _git(self, *args: str, env: dict[str, str] | None = None) -> str:
+        if args[0] in _WORKTREE_WRITERS:
+            self._not_converting.clear()  # another branch may bring other .gitattributes
         try:
             return str(self._repo.git.execute(["git", *args], env={**self._env, **(env or {})}))
         except GitCommandError as e:
@@ -339,12 +346,20 @@ class GitRepo:
         Every kind of entry (files, symlinks, submodules): equal listings mean
         equal content, whatever reads it.
         """
-        try:
-            out = self._git("ls-tree", "-r", "-z", "--full-tree", rev, "--", directory)
-        except GitStateError:
-            return {}
-        records = (record.partition("\t") for record in out.split("\0"))
-        return {path: meta for meta, _, path in records if path}
+        key = (rev, directory)
+        if key not in self._trees:
+            try:
+                out = self._git("ls-tree", "-r", "-z", "--full-tree", rev, "--", directory)
+            except GitStateError:
+                return {}
+            records = (record.partition("\t") for record in out.split("\0"))
+            listing = {path: meta for meta, _, path in records if path}
+            if not _FULL_SHA.fullmatch(rev):
+                return listing
+            # a commit id names the same tree forever (a ref may move): a walk
+            # of main's history lists each state's metadata once (#14)
+            self._trees[key] = listing
+        return dict(self._trees[key])
 
     def tree_id(self, rev: str, directory: str) -> str | None:
         """The git object id of ``directory`` at ``rev`` (equal ids: equal content), or None."""
@@ -369,7 +384,7 @@ class GitRepo:
         eol = str(config.get_value("core", "eol", "native")).lower()
         if autocrlf == "true" or eol == "crlf":
             return True
-        if not paths:
+        if not paths or self._not_converting.issuperset(paths):
             return False
         # one process for every path (#14): paths on stdin, NUL-separated
         with tempfile.TemporaryFile(prefix="tufrepo-attr-") as f:
@@ -386,7 +401,11 @@ class GitRepo:
             except GitCommandError as e:
                 raise GitStateError(f"git check-attr failed: {_error_text(e)}") from e
         values = out.split("\0")[2::3]  # path, attribute, value, ...
-        return any(v != "unspecified" for v in values)
+        converts = any(v != "unspecified" for v in values)
+        if not converts:
+            # tufrepo never writes .gitattributes: asked again, the answer is the same
+            self._not_converting.update(paths)
+        return converts
 
     def read_blob_by_sha(self, sha: str) -> bytes:
         """A blob's content; blobs up to 1 MB are cached (history walks reread them)."""

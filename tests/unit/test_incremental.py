@@ -161,6 +161,34 @@ def test_worktree_blobs_leave_out_changed_and_untracked_files(tmp_path: Path) ->
     assert blobs["targets/a"] == git(tmp_path, "hash-object", "targets/a")
 
 
+def test_a_listing_is_kept_for_a_commit_id_never_for_a_ref_that_moves(tmp_path: Path) -> None:
+    # #14: a history walk lists each commit's metadata once; a branch name may
+    # point elsewhere the next time, so its listing is never kept
+    git(tmp_path, "init", "-q", "-b", "main")
+    first = commit(tmp_path, {"targets/a": "a"}, "one")
+    with GitRepo(tmp_path) as repo:
+        assert list(repo.tree_entries("main", "targets")) == ["targets/a"]
+        assert list(repo.tree_entries(first, "targets")) == ["targets/a"]
+        commit(tmp_path, {"targets/b": "b"}, "two")
+        assert list(repo.tree_entries("main", "targets")) == ["targets/a", "targets/b"]
+        assert list(repo.tree_entries(first, "targets")) == ["targets/a"]
+
+
+def test_a_branch_switched_to_brings_its_own_gitattributes(tmp_path: Path) -> None:
+    # Attack (#14 red team): a .gitattributes filter makes the checked-out bytes
+    # differ from the blob.  The answer for plain paths is kept, but not across
+    # a switch to a branch whose .gitattributes says otherwise.
+    git(tmp_path, "init", "-q", "-b", "main")
+    commit(tmp_path, {"targets/a": "a"}, "plain")
+    git(tmp_path, "switch", "-q", "-c", "sign/other")
+    commit(tmp_path, {".gitattributes": "targets/* ident\n"}, "ident")
+    git(tmp_path, "switch", "-q", "main")
+    with GitRepo(tmp_path) as repo:
+        assert list(repo.worktree_blobs("targets")) == ["targets/a"]
+        repo.switch("sign/other")
+        assert repo.worktree_blobs("targets") == {}, "every file is read again"
+
+
 def test_entries_kept_after_a_metadata_commit_still_read_files_staged_since() -> None:
     # #14: repo-sign keeps known good's entries across its signature commit;
     # a file staged into the new tip afterwards must be read, never reused.

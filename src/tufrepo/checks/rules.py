@@ -87,7 +87,11 @@ def guard(
 
 def same_signed(a: AnyMetadata | None, b: AnyMetadata | None) -> bool:
     """True when both exist and their signed parts are equal (signatures may differ)."""
-    return a is not None and b is not None and a.signed.to_dict() == b.signed.to_dict()
+    if a is None or b is None:
+        return False
+    if a.signed.version != b.signed.version or a.signed.expires != b.signed.expires:
+        return False  # differ already: no need to build both dicts (#14)
+    return a.signed.to_dict() == b.signed.to_dict()
 
 
 # --- one role ---------------------------------------------------------------------

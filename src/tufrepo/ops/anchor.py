@@ -29,7 +29,6 @@ from tuf.api.metadata import Root, Snapshot, Timestamp
 from tufrepo import progress
 from tufrepo.checks import Finding, Severity, errors, judge_main, warnings
 from tufrepo.checks.findings import unique
-from tufrepo.client import DeadlineFetcher
 from tufrepo.core import fields, layout
 from tufrepo.core.constants import (
     METADATA_DIR,
@@ -138,6 +137,9 @@ def _url_reader(
     if not base.startswith(("https://", "http://")):
         raise UsageError(f"--anchor {base}: only http(s) URLs and directories are supported")
     base = base.rstrip("/")
+    # urllib3 and python-tuf's client load only for a URL anchor (#14: start-up)
+    from tufrepo.client import DeadlineFetcher  # noqa: PLC0415
+
     # One deadline for the whole read: a mirror trickling bytes must not hang CI.
     fetcher = DeadlineFetcher(timeout, clock=clock)
 
