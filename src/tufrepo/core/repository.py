@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from securesystemslib.signer import Key, Signature, Signer
 from tuf.api.exceptions import UnsignedMetadataError
@@ -443,16 +443,25 @@ class TufRepository(Repository):
             SignerUnavailableError: the new signature does not verify with the
                 signer's public key (wrong key, or a broken token).
         """
-        if not self.exists(role):
+        current = self.read(role)
+        payload = self.signed_bytes(role)
+        if current is None or payload is None:
             raise MetadataError(f"{layout.role_path(role)} does not exist")
-        md = self.open(role)
+        # A new object with its own signatures around the same ``signed``:
+        # signing never changes signed, so it is shared, not parsed again, and
+        # its canonical bytes are those already computed (#14: 100,000 entries).
         # Signatures of keys the role no longer lists never count (clients
         # ignore them); they are dropped whenever tufrepo signs the role.
         expected = self.expected_keys(role)
-        for keyid in [k for k in md.signatures if k not in expected]:
-            del md.signatures[keyid]
+        md = cast(
+            "AnyMetadata",
+            Metadata(
+                current.signed,
+                {k: s for k, s in current.signatures.items() if k in expected},
+                dict(current.unrecognized_fields),
+            ),
+        )
         try:
-            payload = canonical_bytes(md.signed)
             sig = md.sign(signer, append=True, signed_serializer=_Payload(payload))
         except UnsignedMetadataError as e:  # python-tuf wraps the signer's own error
             if isinstance(e.__cause__, TufRepoError):
