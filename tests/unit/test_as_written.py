@@ -11,7 +11,9 @@ SHA = "a" * 64
 OTHER = "b" * 128
 
 
-def entry(length: object = 3, hashes: dict[str, str] | None = None, **custom: object) -> TargetFile:
+def entry(
+    length: object = 3, hashes: dict[str, str] | None = None, **custom: object
+) -> TargetFile:
     target = TargetFile(3, hashes or {"sha256": SHA}, "a.bin", custom or None)
     target.length = length  # type: ignore[assignment]  # as parsed JSON could hold it
     return target

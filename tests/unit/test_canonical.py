@@ -13,7 +13,8 @@ from securesystemslib.formats import encode_canonical
 from tuf.api.metadata import Metadata, TargetFile, Targets
 from tuf.api.serialization import SerializationError
 
-from tufrepo.core.parsing import canonical_bytes, canonical_dict_bytes
+from tufrepo.core.parsing import ParseCache, canonical_bytes, canonical_dict_bytes, serialize
+from tufrepo.errors import MetadataError
 
 
 def slow(data: Any) -> bytes:
@@ -91,3 +92,49 @@ def test_metadata_signed_bytes() -> None:
         md.signed.targets[name] = TargetFile(i, {"sha256": f"{i:064x}"}, name)
     md.signed.unrecognized_fields["x-custom"] = {"nested": ["\x01", 2]}
     assert canonical_bytes(md.signed) == md.signed_bytes
+
+
+def _parsed_targets(custom: object, name: str = "a") -> tuple[ParseCache, Metadata[Targets]]:
+    md = Metadata(Targets())
+    md.signed.targets[name] = TargetFile(1, {"sha256": "0" * 64}, name)
+    md.signed.unrecognized_fields["x-custom"] = custom
+    cache = ParseCache()
+    parsed = cache.parse(serialize(md), "metadata/targets.json", "targets")
+    assert isinstance(parsed.signed, Targets)
+    return cache, parsed
+
+
+@pytest.mark.parametrize("text", ADVERSARIAL, ids=repr)
+def test_parsed_metadata_skips_the_type_walk_and_still_matches(text: str) -> None:
+    # #14: what parse_metadata made holds only json.loads's exact types (no
+    # float: refused when parsing); the text check for escapes still applies
+    cache, md = _parsed_targets({"k": text, text: [text, True, 10**40, None]}, name=text or "a")
+    assert cache.canonical(md) == slow(md.signed.to_dict()) == md.signed_bytes
+
+
+@given(json_values)
+def test_any_parsed_custom_value(value: object) -> None:
+    cache, md = _parsed_targets(value)
+    assert cache.canonical(md) == slow(md.signed.to_dict())
+
+
+def test_a_parsed_lone_surrogate_is_still_refused() -> None:
+    # JSON can spell one ("\ud800"); canonical JSON cannot encode it
+    cache = ParseCache()
+    md = cache.parse(
+        serialize(Metadata(Targets())).replace(b'"targets": {}', b'"targets": {}, "x": "\\ud800"'),
+        "metadata/targets.json",
+        "targets",
+    )
+    assert md.signed.unrecognized_fields == {"x": "\ud800"}
+    with pytest.raises(SerializationError):
+        cache.canonical(md)
+
+
+def test_a_float_never_reaches_the_parsed_path() -> None:
+    with pytest.raises(MetadataError, match="floating-point"):
+        ParseCache().parse(
+            serialize(Metadata(Targets())).replace(b'"targets": {}', b'"targets": {}, "x": 1.0'),
+            "metadata/targets.json",
+            "targets",
+        )

@@ -6,7 +6,7 @@ import random
 
 from tuf.api.metadata import DelegatedRole
 
-from tufrepo.core.delegations import _Matcher
+from tufrepo.core.delegations import _Matcher, delegated_path_test
 
 
 def scan(children: list[DelegatedRole], path: str) -> DelegatedRole | None:
@@ -29,8 +29,11 @@ def test_the_index_agrees_with_a_scan_over_paths_bins_and_overlaps() -> None:
                 pattern = rng.choice(["a/*", "b/*", "*/1*", "c/5*.bin", "*", "a/?.bin"])
                 children.append(DelegatedRole(f"r{i}", [], 1, False, paths=[pattern]))
         matcher = _Matcher(children)
+        tests = [delegated_path_test(c) for c in children]
         for path in paths:
             assert matcher.first_match(path) is scan(children, path), (trial, path)
+            for child, test in zip(children, tests, strict=True):
+                assert test(path) is child.is_delegated_path(path), (trial, path)
 
 
 def test_compiled_patterns_agree_with_python_tuf_on_globs() -> None:
@@ -49,8 +52,11 @@ def test_compiled_patterns_agree_with_python_tuf_on_globs() -> None:
             for i in range(rng.randrange(1, 5))
         ]
         matcher = _Matcher(children)
+        tests = [delegated_path_test(c) for c in children]
         for path in paths:
             assert matcher.first_match(path) is scan(children, path), (
                 [c.paths for c in children],
                 path,
             )
+            for child, test in zip(children, tests, strict=True):
+                assert test(path) is child.is_delegated_path(path), (child.paths, path)

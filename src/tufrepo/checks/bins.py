@@ -29,6 +29,7 @@ from tuf.api.metadata import DelegatedRole
 from tufrepo.checks.findings import Finding
 from tufrepo.core import layout
 from tufrepo.core.constants import TARGETS, TOP_LEVEL_ROLES
+from tufrepo.core.delegations import delegated_path_test
 
 if TYPE_CHECKING:
     from tuf.api.metadata import Metadata, Targets
@@ -220,6 +221,7 @@ def _bin_contents(repo: TufRepository, parent: str, bins: list[DelegatedRole]) -
     except ValueError:
         found = None
     parent_role = found if isinstance(found, DelegatedRole) else None
+    in_parent = delegated_path_test(parent_role) if parent_role is not None else None
     findings = []
     for child in bins:
         if not layout.is_safe_role_name(child.name) or child.name in TOP_LEVEL_ROLES:
@@ -235,8 +237,9 @@ def _bin_contents(repo: TufRepository, parent: str, bins: list[DelegatedRole]) -
                     f"bin {child.name} delegates further; bins must be leaves",
                 )
             )
+        in_bin = delegated_path_test(child)
         for path in sorted(md.signed.targets):
-            if not child.is_delegated_path(path):
+            if not in_bin(path):
                 # Attack: a bin listing a path its prefixes do not select: clients
                 # never look for it there, and it could claim another bin's artifacts.
                 findings.append(
@@ -247,7 +250,7 @@ def _bin_contents(repo: TufRepository, parent: str, bins: list[DelegatedRole]) -
                         "a client would never find it there (run update-targets)",
                     )
                 )
-            elif parent_role is not None and not parent_role.is_delegated_path(path):
+            elif in_parent is not None and not in_parent(path):
                 # Attack: a bin claiming paths outside its role's delegation.
                 findings.append(
                     Finding(

@@ -40,6 +40,7 @@ from tufrepo.core.constants import (
     TIMESTAMP,
     TOP_LEVEL_ROLES,
 )
+from tufrepo.core.delegations import delegated_path_test
 from tufrepo.core.parsing import canonical_bytes
 from tufrepo.errors import MetadataError, RejectedError, UnsupportedKeyError
 from tufrepo.ops.manifest import clashes_with_files
@@ -400,8 +401,9 @@ def _delegated_paths(repo: TufRepository) -> list[Finding]:
         if repo.unchanged_since_judged(parent) and repo.unchanged_since_judged(child.name):
             continue  # #14: the same entries under the same delegation, judged in known good
         md = repo.read_targets(child.name)
+        delegated = delegated_path_test(child)
         for path in md.signed.targets if md is not None else {}:
-            if not child.is_delegated_path(path):
+            if not delegated(path):
                 # Attack: a delegated role listing artifacts its delegation does not cover.
                 findings.append(
                     Finding(child.name, "path-outside-delegation",

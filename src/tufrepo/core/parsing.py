@@ -101,15 +101,21 @@ def _only_quote_escapes(text: str) -> bool:
     return all(m.group(1) in '\\"' for m in _ESCAPE.finditer(text))
 
 
-def canonical_dict_bytes(data: dict[str, Any]) -> bytes:
+def canonical_dict_bytes(data: dict[str, Any], *, from_json: bool = False) -> bytes:
     """The canonical JSON (OLPC, as securesystemslib) of ``data``, UTF-8 encoded.
+
+    ``from_json``: ``data`` is the ``to_dict()`` of metadata parsed by
+    :func:`parse_metadata` and never changed since, so it holds only the
+    exact types json.loads makes, and no float (refused when parsing): the
+    type walk of condition (a) above is known to pass and is skipped (#14:
+    two thirds of the cost).  Condition (b) is still checked on the text.
 
     Raises:
         SerializationError: ``data`` cannot be canonicalised (a float, an
             unknown type, a lone surrogate).
     """
     try:
-        if _plain_json(data):
+        if from_json or _plain_json(data):
             text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
             if _only_quote_escapes(text):
                 return text.encode("utf-8")
@@ -265,7 +271,8 @@ class ParseCache:
         if self._owned.get(id(md)) is not md:
             return canonical_bytes(md.signed)  # written or edited: not ours to remember
         if id(md) not in self._canonical:
-            self._canonical[id(md)] = canonical_bytes(md.signed)
+            # parsed here from JSON, shared read-only (see TufRepository.read)
+            self._canonical[id(md)] = canonical_dict_bytes(md.signed.to_dict(), from_json=True)
         return self._canonical[id(md)]
 
 
