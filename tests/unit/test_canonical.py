@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 import sys
 from typing import Any
 
@@ -118,23 +119,33 @@ def test_any_parsed_custom_value(value: object) -> None:
     assert cache.canonical(md) == slow(md.signed.to_dict())
 
 
-def test_a_parsed_lone_surrogate_is_still_refused() -> None:
-    # JSON can spell one ("\ud800"); canonical JSON cannot encode it
+def _with_signed_field(field: bytes) -> bytes:
+    return serialize(Metadata(Targets())).replace(b'"targets": {}', b'"targets": {}, ' + field)
+
+
+@pytest.mark.parametrize(
+    ("field", "where"),
+    [
+        (b'"x": "\\ud800"', "signed.x"),
+        (b'"x": ["ok", {"y": "a\\uDFFFb"}]', "signed.x[1].y"),
+        (b'"\\udbff": 1', "signed.\\udbff"),
+    ],
+)
+def test_a_lone_surrogate_in_signed_is_malformed_when_parsed(field: bytes, where: str) -> None:
+    # Red team (#14): JSON can spell one, canonical JSON cannot encode it, so
+    # such a role could never be signed or verified: refused as malformed
+    # metadata when parsed, not a crash when its signatures are checked
+    with pytest.raises(MetadataError, match=f"lone surrogate at {re.escape(where)};"):
+        ParseCache().parse(_with_signed_field(field), "metadata/targets.json", "targets")
+
+
+def test_an_escaped_surrogate_pair_is_one_character_and_parses() -> None:
     cache = ParseCache()
-    md = cache.parse(
-        serialize(Metadata(Targets())).replace(b'"targets": {}', b'"targets": {}, "x": "\\ud800"'),
-        "metadata/targets.json",
-        "targets",
-    )
-    assert md.signed.unrecognized_fields == {"x": "\ud800"}
-    with pytest.raises(SerializationError):
-        cache.canonical(md)
+    md = cache.parse(_with_signed_field(b'"x": "\\ud83d\\ude00"'), "metadata/t.json", "targets")
+    assert md.signed.unrecognized_fields == {"x": "\U0001f600"}
+    assert cache.canonical(md) == slow(md.signed.to_dict())
 
 
 def test_a_float_never_reaches_the_parsed_path() -> None:
     with pytest.raises(MetadataError, match="floating-point"):
-        ParseCache().parse(
-            serialize(Metadata(Targets())).replace(b'"targets": {}', b'"targets": {}, "x": 1.0'),
-            "metadata/targets.json",
-            "targets",
-        )
+        ParseCache().parse(_with_signed_field(b'"x": 1.0'), "metadata/targets.json", "targets")

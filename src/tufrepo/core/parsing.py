@@ -34,6 +34,8 @@ from tufrepo.core.constants import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
 from tufrepo.errors import MetadataError, UnsupportedKeyError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tuf.api.metadata import Role, Signed
 
 # A role's metadata of any type.  python-tuf's ``Metadata`` is generic over a
@@ -298,11 +300,21 @@ def _deserialize(data: bytes, path: str) -> AnyMetadata:
     if has_float and isinstance(document, dict):
         # Canonical JSON (what is signed) has no floats: one in signed would
         # fail only when signing, much later.  Walked only when there is one.
-        where = _float_path(document.get("signed"), "signed")
+        where = _path_of(document.get("signed"), "signed", _is_float)
         if where is not None:
             raise MetadataError(
                 f"{path}: not valid TUF metadata (floating-point value at {where}; "
                 "canonical JSON allows only integers)"
+            )
+    if isinstance(document, dict) and _SURROGATE_ESCAPE.search(text):
+        # Nor can it encode a lone surrogate, which JSON can spell (\ud800):
+        # such a role could never be signed or verified (red team, #14).
+        # UTF-8 bytes cannot hold one, so only a text with such an escape is walked.
+        where = _path_of(document.get("signed"), "signed", _is_lone_surrogate)
+        if where is not None:
+            raise MetadataError(
+                f"{path}: not valid TUF metadata (a lone surrogate at {where}; "
+                "canonical JSON cannot encode it)"
             )
     try:
         return Metadata.from_dict(document)
@@ -314,21 +326,37 @@ def _deserialize(data: bytes, path: str) -> AnyMetadata:
 _Entry = tuple[object, str | int, "_Entry | None"]
 
 
-def _float_path(value: object, name: str) -> str | None:
-    """Where the first float in ``value`` is (``signed.x-foo``, ``signed.a[2]``), or None.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
-    One pass over the parsed JSON without recursion; a path is built only for the float found.
+
+def _is_float(item: object) -> bool:
+    return isinstance(item, float)
+
+
+def _is_lone_surrogate(item: object) -> bool:
+    # json.loads joins an escaped pair into one character: what is left is alone
+    return isinstance(item, str) and not item.isascii() and _SURROGATE.search(item) is not None
+
+
+def _path_of(value: object, name: str, bad: Callable[[object], bool]) -> str | None:
+    """Where the first ``bad`` value or key in ``value`` is (``signed.x-foo``, ``signed.a[2]``).
+
+    One pass over the parsed JSON without recursion; a path is built only for what is found.
     """
     stack: list[_Entry] = [(value, name, None)]
     while stack:
         entry = stack.pop()
         item = entry[0]
-        if isinstance(item, float):
+        if bad(item) or (entry[2] is not None and bad(entry[1])):
             parts: list[str] = []
             node: _Entry | None = entry
             while node is not None:
                 key = node[1]
-                parts.append(f"[{key}]" if isinstance(key, int) else f".{key}")
+                if isinstance(key, int):
+                    parts.append(f"[{key}]")
+                else:  # a lone surrogate cannot be printed: written as its escape
+                    parts.append("." + key.encode("utf-8", "backslashreplace").decode("utf-8"))
                 node = node[2]
             return _short_path("".join(reversed(parts))[1:])
         if isinstance(item, dict):
