@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import World, git, init_repo, out, run
 
+from tufrepo.core.artifacts import check_target_path
 from tufrepo.errors import RejectedError
-from tufrepo.ops.release import check_target_path
 
 URL_HOSTILE = [
     ("dir/%2e%2e/app.json", "contains '#', '?' or '%', which change the URL clients download"),

@@ -388,7 +388,8 @@ class GitRepo:
             return False
         # one process for every path (#14): paths on stdin, NUL-separated
         with tempfile.TemporaryFile(prefix="tufrepo-attr-") as f:
-            f.write("\0".join(paths).encode() + b"\0")
+            # git's own bytes back: a name that is not UTF-8 came as surrogates
+            f.write("\0".join(paths).encode("utf-8", "surrogateescape") + b"\0")
             f.seek(0)
             try:
                 out = str(

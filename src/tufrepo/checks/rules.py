@@ -29,7 +29,7 @@ from tufrepo.checks.manifest import (
     not_as_written,
 )
 from tufrepo.core import fields, layout
-from tufrepo.core.artifacts import is_artifact_path
+from tufrepo.core.artifacts import check_target_path, is_artifact_path
 from tufrepo.core.constants import (
     METADATA_DIR,
     ONLINE_ROLES,
@@ -44,7 +44,6 @@ from tufrepo.core.delegations import delegated_path_test
 from tufrepo.core.parsing import canonical_bytes
 from tufrepo.errors import MetadataError, RejectedError, UnsupportedKeyError
 from tufrepo.ops.manifest import clashes_with_files
-from tufrepo.ops.release import check_target_path
 from tufrepo.ops.targets import (
     change_since_judged,
     desired_targets,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import io
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -210,7 +211,20 @@ def _trust_config(option: Path | None) -> Path | None:
 
 def main() -> None:
     """Entry point of the ``tufrepo`` console script."""
+    _printable_output()
     cli.main(prog_name="tufrepo")
+
+
+def _printable_output() -> None:
+    """Write what the terminal cannot encode as escapes, never crash on it.
+
+    A file name that is not UTF-8 reaches Python as lone surrogates, and a
+    finding naming it would make stdout (strict, unlike stderr) raise: a
+    hostile tree must be judged, not crash the tool (red team, #14).
+    """
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
 
 
 class _RepoSign(click.Command):
@@ -263,4 +277,5 @@ def repo_sign_command() -> click.Command:
 
 def sign_main() -> None:
     """Entry point of ``repo-sign``: the same as ``tufrepo sign``, with the global options."""
+    _printable_output()
     repo_sign_command().main(args=sys.argv[1:], prog_name="repo-sign")

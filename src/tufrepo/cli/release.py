@@ -120,7 +120,7 @@ def open_event_command(
 
 
 def _read_sources(adds: tuple[str, ...]) -> dict[str, bytes]:
-    from tufrepo.ops.release import check_target_path
+    from tufrepo.core.artifacts import check_target_path
 
     contents: dict[str, bytes] = {}
     for item in adds:

@@ -11,6 +11,8 @@ Not for: git (blob ids come in as plain maps), judging entries (``checks``).
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from tuf.api.metadata import TargetFile
 
 from tufrepo.core.constants import TARGETS_DIR
+from tufrepo.errors import RejectedError
 
 if TYPE_CHECKING:
     from tuf.api.metadata import Metadata, Targets
@@ -27,6 +30,68 @@ if TYPE_CHECKING:
 
 # Manifests (targets/.manifests/<role>.jsonl, ops.manifest) as target paths.
 MANIFEST_DIRNAME = ".manifests"
+
+
+MAX_TARGET_PATH = 512
+# Paths made only of these characters need no Unicode checks (the common case).
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9._+@~-]+(?:/[A-Za-z0-9._+@~-]+)*")
+# Characters with a meaning in a URL that clients do not escape in target paths.
+_URL_SPECIAL = frozenset("#?%")
+
+
+def check_target_path(path: str) -> str:
+    """Return ``path`` if it is a safe target path, else refuse it.
+
+    A target path is also a URL path: python-tuf and tuf-js put it into the
+    download URL as it is (``base + path``), and only percent-encode what
+    URLs cannot hold (spaces, non-ASCII), which every static server decodes
+    back.  So ordinary names with spaces or Unicode letters are fine, while
+    ``#`` (a fragment), ``?`` (a query) and ``%`` (``dir/%2e%2e/app.json``
+    is ``dir/../app.json`` to a URL parser or a server) would make clients
+    fetch another file, and whitespace at either end of a segment is trimmed
+    or invisible.  Refused here, so that status and open-event reject them
+    instead of publish or the clients.
+
+    Raises:
+        RejectedError: absolute, ``..``/``.``/empty segments, backslashes,
+            control or format characters, not NFC-normalised, or too long:
+            each could make the file land outside ``targets/`` or under
+            another name; ``#``, ``?``, ``%``, whitespace other than a plain
+            space, or a segment starting or ending with whitespace: clients
+            would download another URL than the file's.
+    """
+    if (
+        len(path) <= MAX_TARGET_PATH
+        and _PLAIN_PATH.fullmatch(path)
+        and not any(seg in (".", "..") for seg in path.split("/"))
+    ):
+        return path
+    problem = None
+    if not path or len(path) > MAX_TARGET_PATH:
+        problem = "is empty or too long"
+    elif path.startswith("/") or re.match(r"^[A-Za-z]:", path):
+        problem = "is absolute"
+    elif "\\" in path:
+        problem = "contains a backslash"
+    elif any(seg in ("", ".", "..") for seg in path.split("/")):
+        problem = "has an empty, '.' or '..' segment"
+    elif any(unicodedata.category(c).startswith("C") for c in path):
+        problem = "contains control characters"
+    elif unicodedata.normalize("NFC", path) != path:
+        problem = "is not in Unicode normal form C"
+    elif any(c in _URL_SPECIAL for c in path):
+        # Attack: dir/%2e%2e/app.json signs one file and serves another.
+        problem = "contains '#', '?' or '%', which change the URL clients download"
+    elif any(c.isspace() and c != " " for c in path):
+        problem = "contains whitespace other than a plain space"
+    elif any(seg != seg.strip() for seg in path.split("/")):
+        problem = "has a segment that starts or ends with whitespace"
+    if problem:
+        raise RejectedError(
+            f"target path {path!r} {problem}",
+            hint="use a relative path below targets/ such as app/releases/v1.0.json",
+        )
+    return path
 
 
 def is_artifact_path(target_path: str) -> bool:
@@ -199,10 +264,12 @@ def _delegations(md: Metadata[Targets]) -> dict[str, Any] | None:
 
 
 __all__ = [
+    "MAX_TARGET_PATH",
     "ArtifactDelta",
     "KnownArtifacts",
     "KnownEntries",
     "artifact_delta",
+    "check_target_path",
     "is_artifact_path",
     "known_entries",
     "with_paths",

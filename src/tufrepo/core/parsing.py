@@ -306,11 +306,12 @@ def _deserialize(data: bytes, path: str) -> AnyMetadata:
                 f"{path}: not valid TUF metadata (floating-point value at {where}; "
                 "canonical JSON allows only integers)"
             )
-    if isinstance(document, dict) and _SURROGATE_ESCAPE.search(text):
+    if _SURROGATE_ESCAPE.search(text):
         # Nor can it encode a lone surrogate, which JSON can spell (\ud800):
-        # such a role could never be signed or verified (red team, #14).
+        # in signed, such a role could never be signed or verified; anywhere
+        # (a signature's keyid), no output can print it (red team, #14).
         # UTF-8 bytes cannot hold one, so only a text with such an escape is walked.
-        where = _path_of(document.get("signed"), "signed", _is_lone_surrogate)
+        where = _path_of(document, "", _is_lone_surrogate)
         if where is not None:
             raise MetadataError(
                 f"{path}: not valid TUF metadata (a lone surrogate at {where}; "
@@ -358,7 +359,7 @@ def _path_of(value: object, name: str, bad: Callable[[object], bool]) -> str | N
                 else:  # a lone surrogate cannot be printed: written as its escape
                     parts.append("." + key.encode("utf-8", "backslashreplace").decode("utf-8"))
                 node = node[2]
-            return _short_path("".join(reversed(parts))[1:])
+            return _short_path("".join(reversed(parts)).lstrip("."))
         if isinstance(item, dict):
             stack.extend((v, str(k), entry) for k, v in reversed(item.items()))
         elif isinstance(item, list):

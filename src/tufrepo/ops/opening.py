@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tufrepo.core.artifacts import check_target_path
 from tufrepo.core.constants import DEFAULT_REMOTE, ROOT
 from tufrepo.errors import RejectedError, UsageError
 from tufrepo.gitrepo import GitRepo, redact
 from tufrepo.ops.handlers import Handlers
-from tufrepo.ops.release import check_target_path, stage_artifacts
+from tufrepo.ops.release import stage_artifacts
 from tufrepo.ops.session import EventSession
 
 if TYPE_CHECKING:

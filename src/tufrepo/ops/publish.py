@@ -55,7 +55,7 @@ from tufrepo import __version__, progress
 from tufrepo.checks.history import chain_start
 from tufrepo.client import CLIENT_ERRORS, DirectoryFetcher, new_updater
 from tufrepo.core import layout
-from tufrepo.core.artifacts import is_artifact_path
+from tufrepo.core.artifacts import check_target_path, is_artifact_path
 from tufrepo.core.constants import (
     METADATA_DIR,
     ROOT,
@@ -71,7 +71,6 @@ from tufrepo.core.store import WorktreeStore
 from tufrepo.errors import MetadataError, RejectedError, UsageError
 from tufrepo.ops.anchor import judge_main_state, require_main
 from tufrepo.ops.manifest import listed_in_manifests
-from tufrepo.ops.release import check_target_path
 from tufrepo.ops.site_page import SiteLinks, render_redirect, render_status_page
 from tufrepo.ops.targets import entry_matches
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from tuf.api.metadata import TargetFile
 
 from tufrepo import progress
-from tufrepo.core.artifacts import artifact_delta, is_artifact_path, with_paths
+from tufrepo.core.artifacts import artifact_delta, check_target_path, is_artifact_path, with_paths
 from tufrepo.core.constants import TARGETS, TARGETS_DIR
 from tufrepo.core.sizes import require_within_budget
 from tufrepo.errors import RejectedError
@@ -116,6 +116,9 @@ def scan_artifacts(files: Store, known: KnownArtifacts | None = None) -> list[Ar
                 f"{entry.path} is a {'special file' if entry.kind == 'other' else entry.kind}, not a regular file",
                 hint="only regular files may be published as artifacts",
             )
+        # Attack: a path clients would fetch from another URL, or one no
+        # metadata can hold (a name that is not UTF-8): refused before listing it
+        check_target_path(target_path)
         reused = known.entry(target_path) if known is not None else None
         if reused is not None:
             artifacts.append(Artifact(target_path, reused))
@@ -232,6 +235,8 @@ def _update_changed(
     """:func:`update_targets` for the roles a change since a judged known good touches (#14)."""
     kg_files = known.known_good if known is not None else {}
     actual = read_files(files, delta.paths)
+    for path in actual:
+        check_target_path(path)  # as scan_artifacts: before listing it
     Manifests([], lines.problems + clashes_with_files(files, actual)).require_valid()
     changed = []
     for role in delta.roles:
